@@ -1,0 +1,46 @@
+# entra-edge — `make dev` runs the gateway locally; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+# worker-build would download these from GitHub; supply the pinned local ones instead.
+BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
+             WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
+             ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
+
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: help tools build dev test unit e2e check-config size clean
+
+help:
+	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + demo origin)"
+	@echo "make test   run every test (host unit tests + end-to-end tests under wrangler dev)"
+	@echo "make build  release build of the worker into build/"
+	@echo "make size   print the release wasm size (raw and gzip)"
+
+tools:
+	@scripts/ensure-tools.sh
+
+build: tools build/index.js
+
+build/index.js: $(SOURCES)
+	$(BUILD_ENV) $(CARGO_BIN)/worker-build --release
+	@touch build/index.js
+
+dev: build
+	node dev/run.mjs
+
+unit: tools
+	cargo test --locked
+
+e2e: build
+	node --test --test-concurrency=1 tests/e2e/
+
+test: unit e2e
+
+size: build
+	@raw=$$(stat -c %s build/index_bg.wasm); gz=$$(gzip -9c build/index_bg.wasm | wc -c); \
+	  echo "build/index_bg.wasm: $$((raw / 1024)) KiB raw, $$((gz / 1024)) KiB gzip"
+
+clean:
+	rm -rf build target

@@ -1,0 +1,47 @@
+// A demo / recording origin: answers every request with a JSON echo of what it received,
+// and remembers each request so tests can check exactly what reached the origin.
+import http from 'node:http';
+
+export class RecordingOrigin {
+  constructor() {
+    this.requests = [];
+    this.server = null;
+    this.url = null;
+  }
+
+  async listen(port = 0, host = '127.0.0.1') {
+    this.server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const record = { method: req.method, url: req.url, headers: { ...req.headers }, body };
+        this.requests.push(record);
+        const identity = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-entra-')));
+        res.writeHead(200, { 'content-type': 'application/json', 'x-origin': 'demo' });
+        res.end(JSON.stringify({ message: 'hello from the origin', method: req.method, path: req.url, identity, body }));
+      });
+    });
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, resolve);
+    });
+    this.url = `http://${host}:${this.server.address().port}`;
+    return this;
+  }
+
+  /** Forgets what was recorded so far. */
+  reset() {
+    this.requests = [];
+  }
+
+  async close() {
+    if (!this.server) return;
+    this.server.closeAllConnections?.();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+export async function startOrigin(port = 0) {
+  return new RecordingOrigin().listen(port);
+}

@@ -1,0 +1,444 @@
+//! Gateway configuration: parsed once per isolate from the `ENTRA_EDGE` var (a TOML table
+//! in `wrangler.toml`, delivered to the worker as JSON) into typed, validated settings.
+//!
+//! Every problem names its field (`ENTRA_EDGE.tenants[1]`), so an operator can fix it
+//! without reading code. Any problem means the gateway refuses all traffic.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::tenant::TenantId;
+use crate::token_version::TokenVersion;
+
+/// The name of the var that holds the configuration.
+pub const CONFIG_VAR: &str = "ENTRA_EDGE";
+
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// Audiences that belong to Microsoft Graph: only Graph can validate its tokens.
+const GRAPH_AUDIENCES: [&str; 3] = [
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000",
+];
+
+/// A configuration problem, located by the path of the offending field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { field: field.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Where allowed requests are sent: scheme, host, optional port and optional path prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// `scheme://host[:port][/prefix]` with no trailing slash.
+    base: String,
+}
+
+impl Origin {
+    /// The origin URL for a request path (which starts with `/`) and optional query.
+    pub fn url_for(&self, path: &str, query: Option<&str>) -> String {
+        let mut url = String::with_capacity(self.base.len() + path.len() + 1);
+        url.push_str(&self.base);
+        url.push_str(path);
+        if let Some(query) = query.filter(|q| !q.is_empty()) {
+            url.push('?');
+            url.push_str(query);
+        }
+        url
+    }
+}
+
+/// Signing-key cache and fetch behaviour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySettings {
+    /// Keys older than this are refreshed from the authority (background or on demand).
+    pub refresh_after_seconds: u64,
+    /// Keys older than this are no longer used, even when the authority is down.
+    pub max_stale_seconds: u64,
+    /// At most one refresh per tenant within this window when a token names an unknown `kid`.
+    pub unknown_kid_cooldown_seconds: u64,
+    /// Bound on each request to the authority.
+    pub fetch_timeout_ms: u64,
+}
+
+/// The validated gateway configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub origin: Origin,
+    /// Authority host without a trailing slash, e.g. `https://login.microsoftonline.com`.
+    pub authority: String,
+    pub tenants: Vec<TenantId>,
+    pub audiences: Vec<String>,
+    pub token_versions: Vec<TokenVersion>,
+    pub clock_skew_seconds: u64,
+    pub realm: String,
+    pub forward_authorization: bool,
+    pub keys: KeySettings,
+}
+
+impl Config {
+    pub fn allows_tenant(&self, tenant: &TenantId) -> bool {
+        self.tenants.contains(tenant)
+    }
+
+    pub fn accepts_version(&self, version: TokenVersion) -> bool {
+        self.token_versions.contains(&version)
+    }
+
+    pub fn accepts_audience(&self, audience: &str) -> bool {
+        self.audiences.iter().any(|a| a == audience)
+    }
+
+    /// Parses and validates the configuration from its JSON form.
+    pub fn from_json(json: &str) -> Result<Config, Vec<ConfigError>> {
+        let deserializer = &mut serde_json::Deserializer::from_str(json);
+        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let field = if path == "." { CONFIG_VAR.to_string() } else { format!("{CONFIG_VAR}.{path}") };
+            vec![ConfigError::new(field, err.inner().to_string())]
+        })?;
+        raw.validate()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    origin: String,
+    #[serde(default = "default_authority")]
+    authority: String,
+    tenants: Vec<String>,
+    audiences: Vec<String>,
+    #[serde(default = "default_token_versions")]
+    token_versions: Vec<String>,
+    #[serde(default = "default_clock_skew")]
+    clock_skew_seconds: u64,
+    #[serde(default = "default_realm")]
+    realm: String,
+    #[serde(default)]
+    forward_authorization: bool,
+    #[serde(default)]
+    keys: RawKeySettings,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawKeySettings {
+    refresh_after_seconds: u64,
+    max_stale_seconds: u64,
+    unknown_kid_cooldown_seconds: u64,
+    fetch_timeout_ms: u64,
+}
+
+impl Default for RawKeySettings {
+    fn default() -> Self {
+        RawKeySettings {
+            refresh_after_seconds: 3600,
+            max_stale_seconds: 86_400,
+            unknown_kid_cooldown_seconds: 300,
+            fetch_timeout_ms: 3000,
+        }
+    }
+}
+
+fn default_authority() -> String {
+    DEFAULT_AUTHORITY.to_string()
+}
+fn default_token_versions() -> Vec<String> {
+    vec!["1.0".into(), "2.0".into()]
+}
+fn default_clock_skew() -> u64 {
+    300
+}
+fn default_realm() -> String {
+    "entra-edge".to_string()
+}
+
+fn field(name: &str) -> String {
+    format!("{CONFIG_VAR}.{name}")
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+
+        let origin = match parse_base_url(&self.origin, true) {
+            Ok(base) => Some(Origin { base }),
+            Err(message) => {
+                errors.push(ConfigError::new(field("origin"), message));
+                None
+            }
+        };
+        let authority = match parse_base_url(&self.authority, false) {
+            Ok(base) => Some(base),
+            Err(message) => {
+                errors.push(ConfigError::new(field("authority"), message));
+                None
+            }
+        };
+
+        if self.tenants.is_empty() {
+            errors.push(ConfigError::new(field("tenants"), "must list at least one tenant id"));
+        }
+        let mut tenants = Vec::new();
+        for (i, value) in self.tenants.iter().enumerate() {
+            match TenantId::parse(value) {
+                Some(tid) if tenants.contains(&tid) => {
+                    errors.push(ConfigError::new(field(&format!("tenants[{i}]")), format!("duplicate tenant id {value:?}")))
+                }
+                Some(tid) => tenants.push(tid),
+                None => errors.push(ConfigError::new(
+                    field(&format!("tenants[{i}]")),
+                    format!("{value:?} is not a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)"),
+                )),
+            }
+        }
+
+        if self.audiences.is_empty() {
+            errors.push(ConfigError::new(field("audiences"), "must list at least one audience (the API's client id and/or App ID URI)"));
+        }
+        for (i, audience) in self.audiences.iter().enumerate() {
+            let at = field(&format!("audiences[{i}]"));
+            if audience.trim().is_empty() || audience.trim() != audience {
+                errors.push(ConfigError::new(at, "must be a non-empty string without surrounding spaces"));
+            } else if GRAPH_AUDIENCES.contains(&audience.as_str()) {
+                errors.push(ConfigError::new(at, "Microsoft Graph tokens can only be validated by Graph; use your API's own client id or App ID URI"));
+            }
+        }
+
+        let mut token_versions = Vec::new();
+        if self.token_versions.is_empty() {
+            errors.push(ConfigError::new(field("token_versions"), "must list \"1.0\", \"2.0\" or both"));
+        }
+        for (i, value) in self.token_versions.iter().enumerate() {
+            match TokenVersion::parse(value) {
+                Some(v) if !token_versions.contains(&v) => token_versions.push(v),
+                Some(_) => errors.push(ConfigError::new(field(&format!("token_versions[{i}]")), "duplicate version")),
+                None => errors.push(ConfigError::new(
+                    field(&format!("token_versions[{i}]")),
+                    format!("{value:?} is not a token version (\"1.0\" or \"2.0\")"),
+                )),
+            }
+        }
+
+        if self.clock_skew_seconds > 900 {
+            errors.push(ConfigError::new(field("clock_skew_seconds"), "must be at most 900 seconds"));
+        }
+        if self.realm.is_empty() || !self.realm.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+            errors.push(ConfigError::new(field("realm"), "must be non-empty printable ASCII without quotes or backslashes"));
+        }
+
+        let k = &self.keys;
+        if k.refresh_after_seconds < 60 {
+            errors.push(ConfigError::new(field("keys.refresh_after_seconds"), "must be at least 60"));
+        }
+        if k.max_stale_seconds < k.refresh_after_seconds {
+            errors.push(ConfigError::new(field("keys.max_stale_seconds"), "must be at least keys.refresh_after_seconds"));
+        }
+        if k.fetch_timeout_ms == 0 || k.fetch_timeout_ms > 30_000 {
+            errors.push(ConfigError::new(field("keys.fetch_timeout_ms"), "must be between 1 and 30000"));
+        }
+
+        match (errors.is_empty(), origin, authority) {
+            (true, Some(origin), Some(authority)) => Ok(Config {
+                origin,
+                authority,
+                tenants,
+                audiences: self.audiences,
+                token_versions,
+                clock_skew_seconds: self.clock_skew_seconds,
+                realm: self.realm,
+                forward_authorization: self.forward_authorization,
+                keys: KeySettings {
+                    refresh_after_seconds: k.refresh_after_seconds,
+                    max_stale_seconds: k.max_stale_seconds,
+                    unknown_kid_cooldown_seconds: k.unknown_kid_cooldown_seconds,
+                    fetch_timeout_ms: k.fetch_timeout_ms,
+                },
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks an absolute http(s) URL with no credentials, query or fragment and returns it
+/// without a trailing slash. Plain `http` is only accepted for loopback hosts (local
+/// testing) — a token verified against keys fetched in clear text proves nothing.
+fn parse_base_url(value: &str, allow_path: bool) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL ({e})"))?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1") | Some("localhost") | Some("[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(format!("{value:?} must use https (plain http is accepted only for 127.0.0.1/localhost)")),
+        other => return Err(format!("{value:?} has scheme {other:?}; expected https")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{value:?} has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{value:?} must not contain credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{value:?} must not have a query or fragment"));
+    }
+    if !allow_path && url.path() != "/" {
+        return Err(format!("{value:?} must be a host only, without a path"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "origin": "https://api.example.com",
+            "tenants": [TENANT],
+            "audiences": ["api://orders"],
+        })
+    }
+
+    fn parse(value: serde_json::Value) -> Result<Config, Vec<ConfigError>> {
+        Config::from_json(&value.to_string())
+    }
+
+    fn first_error(value: serde_json::Value) -> ConfigError {
+        parse(value).unwrap_err().remove(0)
+    }
+
+    #[test]
+    fn minimal_config_gets_documented_defaults() {
+        let config = parse(minimal()).unwrap();
+        assert_eq!(config.authority, "https://login.microsoftonline.com");
+        assert_eq!(config.token_versions, vec![TokenVersion::V1, TokenVersion::V2]);
+        assert_eq!(config.clock_skew_seconds, 300);
+        assert_eq!(config.realm, "entra-edge");
+        assert!(!config.forward_authorization);
+        assert_eq!(config.keys.unknown_kid_cooldown_seconds, 300);
+        assert_eq!(config.keys.max_stale_seconds, 86_400);
+    }
+
+    #[test]
+    fn origin_keeps_path_prefix_and_appends_path_and_query() {
+        let mut value = minimal();
+        value["origin"] = "https://backend.example.com:8443/v1/".into();
+        let config = parse(value).unwrap();
+        assert_eq!(config.origin.url_for("/orders", Some("a=1")), "https://backend.example.com:8443/v1/orders?a=1");
+        assert_eq!(config.origin.url_for("/", None), "https://backend.example.com:8443/v1/");
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let mut value = minimal();
+        value.as_object_mut().unwrap().remove("tenants");
+        let err = first_error(value);
+        assert_eq!(err.field, "ENTRA_EDGE");
+        assert!(err.message.contains("tenants"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_rejected() {
+        let mut value = minimal();
+        value["tenant"] = TENANT.into();
+        assert!(first_error(value).message.contains("unknown field `tenant`"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_nested_field() {
+        let mut value = minimal();
+        value["keys"] = serde_json::json!({ "fetch_timeout_ms": "soon" });
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.keys.fetch_timeout_ms");
+    }
+
+    #[test]
+    fn tenant_that_is_not_a_guid_is_named_by_index() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!([TENANT, "contoso.onmicrosoft.com"]);
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.tenants[1]");
+    }
+
+    #[test]
+    fn empty_tenant_and_audience_lists_are_rejected() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!([]);
+        value["audiences"] = serde_json::json!([]);
+        let fields: Vec<_> = parse(value).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["ENTRA_EDGE.tenants", "ENTRA_EDGE.audiences"]);
+    }
+
+    #[test]
+    fn graph_audience_is_rejected_with_an_explanation() {
+        let mut value = minimal();
+        value["audiences"] = serde_json::json!(["https://graph.microsoft.com"]);
+        assert!(first_error(value).message.contains("Graph"));
+    }
+
+    #[test]
+    fn plain_http_is_only_for_loopback() {
+        let mut value = minimal();
+        value["authority"] = "http://login.example.com".into();
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.authority");
+        let mut value = minimal();
+        value["authority"] = "http://127.0.0.1:9000".into();
+        value["origin"] = "http://localhost:9001".into();
+        assert_eq!(parse(value).unwrap().authority, "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn authority_with_a_path_is_rejected() {
+        let mut value = minimal();
+        value["authority"] = "https://login.microsoftonline.com/common".into();
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.authority");
+    }
+
+    #[test]
+    fn origin_with_query_or_credentials_is_rejected() {
+        for bad in ["https://api.example.com/?x=1", "https://user:pw@api.example.com", "ftp://api.example.com", "api.example.com"] {
+            let mut value = minimal();
+            value["origin"] = bad.into();
+            assert_eq!(first_error(value).field, "ENTRA_EDGE.origin", "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_token_version_is_rejected() {
+        let mut value = minimal();
+        value["token_versions"] = serde_json::json!(["3.0"]);
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.token_versions[0]");
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_just_the_first() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!(["x"]);
+        value["clock_skew_seconds"] = 100_000.into();
+        value["realm"] = "a\"b".into();
+        assert_eq!(parse(value).unwrap_err().len(), 3);
+    }
+
+    #[test]
+    fn malformed_json_is_an_error_not_a_panic() {
+        assert!(Config::from_json("{").is_err());
+        assert!(Config::from_json("[]").is_err());
+        assert!(Config::from_json("null").is_err());
+    }
+}

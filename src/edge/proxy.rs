@@ -1,0 +1,59 @@
+//! Forwarding an allowed request to the origin and relaying its answer.
+
+use worker::wasm_bindgen::JsValue;
+use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBuilder, Result};
+
+use crate::config::Config;
+use crate::forward::{identity_headers, RequestHeaderFilter};
+use crate::principal::Principal;
+
+/// Response headers that describe the origin connection, not the message.
+const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"];
+
+/// Outcome of forwarding: the relayed response, or why the origin gave none.
+pub enum Forwarded {
+    Response(Response),
+    Unreachable(String),
+}
+
+pub async fn forward(request: Request, config: &Config, principal: &Principal) -> Result<Forwarded> {
+    let url = request.url()?;
+    let target = config.origin.url_for(url.path(), url.query());
+
+    let incoming = request.headers();
+    let filter = RequestHeaderFilter::new(incoming.get("connection")?.as_deref(), config.forward_authorization);
+    let headers = Headers::new();
+    for (name, value) in incoming.entries() {
+        if filter.keeps(&name) {
+            headers.append(&name, &value)?;
+        }
+    }
+    for (name, value) in identity_headers(principal) {
+        headers.set(name, &value)?;
+    }
+
+    let method = request.method();
+    let mut init = RequestInit::new();
+    init.with_method(method.clone()).with_headers(headers).with_redirect(RequestRedirect::Manual);
+    if !matches!(method, Method::Get | Method::Head) {
+        init.with_body(request.inner().body().map(JsValue::from));
+    }
+    let outbound = Request::new_with_init(&target, &init)?;
+    match Fetch::Request(outbound).send().await {
+        Ok(response) => Ok(Forwarded::Response(relay(response)?)),
+        Err(err) => Ok(Forwarded::Unreachable(err.to_string())),
+    }
+}
+
+/// Copies the origin's answer into a response whose headers the gateway may modify.
+fn relay(response: Response) -> Result<Response> {
+    let status = response.status_code();
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        if !HOP_BY_HOP_RESPONSE.contains(&name.as_str()) {
+            headers.append(&name, &value)?;
+        }
+    }
+    let (_, body) = response.into_parts();
+    Ok(ResponseBuilder::new().with_status(status).with_headers(headers).body(body))
+}

@@ -1,0 +1,38 @@
+//! Per-isolate state: the parsed configuration, built once on first use.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use worker::js_sys::{Reflect, JSON};
+use worker::Env;
+
+use crate::config::{Config, CONFIG_VAR};
+use crate::reason::{Reason, Refusal};
+
+thread_local! {
+    static CONFIG: OnceCell<Result<Rc<Config>, Refusal>> = const { OnceCell::new() };
+}
+
+/// The isolate's configuration, or the refusal every request gets while it is invalid.
+pub fn config(env: &Env) -> Result<Rc<Config>, Refusal> {
+    CONFIG.with(|cell| cell.get_or_init(|| load(env)).clone())
+}
+
+fn load(env: &Env) -> Result<Rc<Config>, Refusal> {
+    let invalid = |detail: String| {
+        worker::console_error!("{}", serde_json::json!({ "event": "config_invalid", "problems": detail }));
+        Refusal::new(Reason::ConfigInvalid, detail)
+    };
+    let value = Reflect::get(env, &CONFIG_VAR.into()).map_err(|_| invalid(format!("{CONFIG_VAR}: cannot be read")))?;
+    if value.is_undefined() || value.is_null() {
+        return Err(invalid(format!("{CONFIG_VAR}: is not set (define [vars.{CONFIG_VAR}] in wrangler.toml)")));
+    }
+    // A table from wrangler.toml arrives as an object; a JSON string (e.g. `--var`) is accepted too.
+    let json = match value.as_string() {
+        Some(text) => text,
+        None => JSON::stringify(&value).ok().and_then(|s| s.as_string()).ok_or_else(|| invalid(format!("{CONFIG_VAR}: is not JSON")))?,
+    };
+    Config::from_json(&json).map(Rc::new).map_err(|errors| {
+        invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    })
+}

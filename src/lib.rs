@@ -1,0 +1,35 @@
+//! entra-edge: a Cloudflare Worker that verifies Microsoft Entra ID access tokens at the
+//! edge and forwards allowed requests to the origin with trustworthy identity headers.
+//!
+//! The crate is a pure core (no `worker` types; unit-tested on the host) and a thin
+//! shell in [`edge`] that does the I/O. This file is wiring only.
+
+pub mod claims;
+pub mod config;
+pub mod discovery;
+pub mod extract;
+pub mod forward;
+pub mod jwks;
+pub mod key_cache;
+pub mod principal;
+pub mod problem;
+pub mod reason;
+pub mod signature;
+pub mod tenant;
+pub mod token;
+pub mod token_version;
+pub mod verify;
+
+mod edge;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
+    edge::handle(request, env).await
+}

@@ -1,0 +1,83 @@
+//! The verified caller: what every later stage (authorization, rate limits, identity
+//! headers) is allowed to know about a request.
+
+use crate::tenant::TenantId;
+use crate::token_version::TokenVersion;
+
+/// Whether the token acts for a user or for an application alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A user signed in; permissions are in `scp`.
+    Delegated,
+    /// A daemon (client credentials); permissions are in `roles`.
+    AppOnly,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Delegated => "delegated",
+            TokenKind::AppOnly => "app",
+        }
+    }
+}
+
+/// An authenticated caller. Only `verify::authenticate` creates one, after the signature,
+/// issuer, tenant, audience and lifetime checks have all passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub(crate) tenant: TenantId,
+    pub(crate) object_id: Option<String>,
+    pub(crate) subject: String,
+    pub(crate) client_app_id: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) version: TokenVersion,
+    pub(crate) kind: TokenKind,
+    pub(crate) expires_at: i64,
+    pub(crate) auth_contexts: Vec<String>,
+    pub(crate) client_capabilities: Vec<String>,
+}
+
+impl Principal {
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    /// `oid`: stable for the user or service principal across apps in the tenant.
+    pub fn object_id(&self) -> Option<&str> {
+        self.object_id.as_deref()
+    }
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+    /// `azp` (v2) or `appid` (v1).
+    pub fn client_app_id(&self) -> Option<&str> {
+        self.client_app_id.as_deref()
+    }
+    /// Delegated permissions (`scp`), split on spaces.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// App roles / app permissions (`roles`).
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    pub fn version(&self) -> TokenVersion {
+        self.version
+    }
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+    /// `exp`, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+    /// Conditional Access auth contexts (`acrs`).
+    pub fn auth_contexts(&self) -> &[String] {
+        &self.auth_contexts
+    }
+    /// Client capabilities (`xms_cc`).
+    pub fn client_capabilities(&self) -> &[String] {
+        &self.client_capabilities
+    }
+}

@@ -1,0 +1,115 @@
+//! Rendering a refusal as an HTTP answer: RFC 6750 challenge plus an RFC 9457
+//! `application/problem+json` body. Pure data, turned into a `Response` by the shell.
+
+use serde::Serialize;
+
+use crate::reason::{Challenge, Refusal};
+
+/// Status, headers and body of an answer the gateway produces itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    reason: &'a str,
+}
+
+/// The problem `type` URI for a reason code.
+pub fn problem_type(code: &str) -> String {
+    format!("urn:entra-edge:problem:{code}")
+}
+
+/// Builds the answer for a refusal. `realm` is the configured realm.
+pub fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
+    let reason = refusal.reason;
+    let detail = quotable(&refusal.detail);
+    let mut headers = vec![
+        ("content-type", "application/problem+json".to_string()),
+        ("cache-control", "no-store".to_string()),
+    ];
+    let challenge = match reason.challenge() {
+        Challenge::None => None,
+        Challenge::Bare => Some(format!("Bearer realm=\"{realm}\"")),
+        Challenge::InvalidRequest => Some(format!("Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{detail}\"")),
+        Challenge::InvalidToken => Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{detail}\"")),
+        Challenge::InsufficientScope => Some(format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\"")),
+    };
+    if let Some(challenge) = challenge {
+        headers.push(("www-authenticate", challenge));
+    }
+    let problem = Problem {
+        kind: problem_type(reason.code()),
+        title: reason.title(),
+        status: reason.status(),
+        detail: &refusal.detail,
+        reason: reason.code(),
+    };
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    Answer { status: reason.status(), headers, body }
+}
+
+/// RFC 6750 `error_description` allows only `%x20-21 / %x23-5B / %x5D-7E`.
+fn quotable(text: &str) -> String {
+    text.chars().map(|c| if (' '..='~').contains(&c) && c != '"' && c != '\\' { c } else { '?' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::Reason;
+
+    fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+        answer.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn missing_token_gets_a_bare_challenge() {
+        let answer = refusal_answer(&Refusal::new(Reason::TokenMissing, "no bearer token was sent"), "api");
+        assert_eq!(answer.status, 401);
+        assert_eq!(header(&answer, "www-authenticate"), Some("Bearer realm=\"api\""));
+    }
+
+    #[test]
+    fn token_problem_gets_invalid_token_with_description() {
+        let answer = refusal_answer(&Refusal::new(Reason::TokenExpired, "the token has expired"), "api");
+        assert_eq!(
+            header(&answer, "www-authenticate"),
+            Some("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"the token has expired\"")
+        );
+    }
+
+    #[test]
+    fn body_is_problem_json_with_reason_code() {
+        let answer = refusal_answer(&Refusal::new(Reason::AudienceMismatch, "wrong audience"), "api");
+        assert_eq!(header(&answer, "content-type"), Some("application/problem+json"));
+        assert_eq!(header(&answer, "cache-control"), Some("no-store"));
+        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["reason"], "audience_mismatch");
+        assert_eq!(body["status"], 401);
+        assert_eq!(body["type"], "urn:entra-edge:problem:audience_mismatch");
+        assert_eq!(body["title"], "Audience mismatch");
+        assert_eq!(body["detail"], "wrong audience");
+    }
+
+    #[test]
+    fn server_side_problems_have_no_challenge() {
+        let answer = refusal_answer(&Refusal::new(Reason::KeysUnavailable, "authority unreachable"), "api");
+        assert_eq!(answer.status, 503);
+        assert_eq!(header(&answer, "www-authenticate"), None);
+    }
+
+    #[test]
+    fn description_cannot_break_out_of_its_quotes() {
+        let answer = refusal_answer(&Refusal::new(Reason::TokenMalformed, "a\"b\\c\r\nd"), "api");
+        assert!(header(&answer, "www-authenticate").unwrap().ends_with("error_description=\"a?b?c??d\""));
+    }
+}

@@ -1,0 +1,125 @@
+//! Why a request was refused: stable reason codes and their HTTP meaning.
+//!
+//! The codes are part of the public interface (they appear in problem bodies and logs);
+//! never rename one.
+
+use std::fmt;
+
+/// How a refusal is challenged under RFC 6750.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    /// `Bearer realm="…"` with no error: the request carried no token.
+    Bare,
+    /// `error="invalid_request"` (400).
+    InvalidRequest,
+    /// `error="invalid_token"` (401).
+    InvalidToken,
+    /// `error="insufficient_scope"` (403).
+    InsufficientScope,
+    /// Not an authentication problem: no `WWW-Authenticate` header.
+    None,
+}
+
+macro_rules! reasons {
+    ($($variant:ident => ($code:literal, $status:literal, $challenge:ident, $title:literal),)*) => {
+        /// A stable, machine-readable reason for refusing a request.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Reason { $($variant,)* }
+
+        impl Reason {
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// The snake_case code used in problem bodies and logs.
+            pub fn code(self) -> &'static str {
+                match self { $(Reason::$variant => $code,)* }
+            }
+
+            pub fn status(self) -> u16 {
+                match self { $(Reason::$variant => $status,)* }
+            }
+
+            pub fn challenge(self) -> Challenge {
+                match self { $(Reason::$variant => Challenge::$challenge,)* }
+            }
+
+            /// A short human-readable summary (the problem `title`).
+            pub fn title(self) -> &'static str {
+                match self { $(Reason::$variant => $title,)* }
+            }
+        }
+    };
+}
+
+reasons! {
+    TokenMissing => ("token_missing", 401, Bare, "Authentication required"),
+    AuthorizationMalformed => ("authorization_malformed", 400, InvalidRequest, "Malformed Authorization header"),
+    TokenMalformed => ("token_malformed", 401, InvalidToken, "Malformed token"),
+    AlgorithmNotAllowed => ("algorithm_not_allowed", 401, InvalidToken, "Token algorithm not allowed"),
+    HeaderNotAllowed => ("header_not_allowed", 401, InvalidToken, "Token header parameter not allowed"),
+    ClaimMissing => ("claim_missing", 401, InvalidToken, "Required claim missing"),
+    TokenVersionNotAccepted => ("token_version_not_accepted", 401, InvalidToken, "Token version not accepted"),
+    TenantInvalid => ("tenant_invalid", 401, InvalidToken, "Invalid tenant id"),
+    TenantNotAllowed => ("tenant_not_allowed", 401, InvalidToken, "Tenant not allowed"),
+    IssuerMismatch => ("issuer_mismatch", 401, InvalidToken, "Issuer mismatch"),
+    SigningKeyUnknown => ("signing_key_unknown", 401, InvalidToken, "Unknown signing key"),
+    SigningKeyIssuerMismatch => ("signing_key_issuer_mismatch", 401, InvalidToken, "Signing key belongs to another issuer"),
+    SignatureInvalid => ("signature_invalid", 401, InvalidToken, "Invalid signature"),
+    TokenExpired => ("token_expired", 401, InvalidToken, "Token expired"),
+    TokenNotYetValid => ("token_not_yet_valid", 401, InvalidToken, "Token not yet valid"),
+    AudienceMismatch => ("audience_mismatch", 401, InvalidToken, "Audience mismatch"),
+    KeysUnavailable => ("keys_unavailable", 503, None, "Signing keys unavailable"),
+    ConfigInvalid => ("config_invalid", 500, None, "Gateway misconfigured"),
+    OriginUnreachable => ("origin_unreachable", 502, None, "Origin unreachable"),
+    InternalError => ("internal_error", 500, None, "Internal error"),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A refused request: the reason plus a safe, human-readable detail.
+///
+/// `detail` must never contain the token or any part of it; it names what was wrong
+/// (a claim name, the expected form) and nothing the caller sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: Reason,
+    pub detail: String,
+}
+
+impl Refusal {
+    pub fn new(reason: Reason, detail: impl Into<String>) -> Refusal {
+        Refusal { reason, detail: detail.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn reason_codes_are_unique_snake_case() {
+        let mut seen = HashSet::new();
+        for reason in Reason::ALL {
+            let code = reason.code();
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+        }
+    }
+
+    #[test]
+    fn token_problems_are_401_invalid_token() {
+        assert_eq!(Reason::TokenExpired.status(), 401);
+        assert_eq!(Reason::TokenExpired.challenge(), Challenge::InvalidToken);
+        assert_eq!(Reason::TokenMissing.challenge(), Challenge::Bare);
+    }
+
+    #[test]
+    fn key_outage_is_not_the_callers_fault() {
+        assert_eq!(Reason::KeysUnavailable.status(), 503);
+        assert_eq!(Reason::KeysUnavailable.challenge(), Challenge::None);
+    }
+}

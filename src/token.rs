@@ -1,0 +1,132 @@
+//! Untrusted tokens: structure and header policy (RFC 8725), before any key is touched.
+//!
+//! An [`UnverifiedToken`] can be inspected (tenant, version, `kid`) to find the right
+//! keys, but its claims are private: only `verify::authenticate` turns it into a
+//! `Principal`, so nothing downstream can act on an unverified claim.
+
+use jwt_compact::{Claims, UntrustedToken};
+use serde::{Deserialize, Deserializer};
+
+use crate::claims::EntraClaims;
+use crate::config::Config;
+use crate::reason::{Reason, Refusal};
+use crate::tenant::TenantId;
+use crate::token_version::TokenVersion;
+
+/// Entra tokens with many claims are a few KB; anything past this is not one of them.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The only algorithm Entra uses for access tokens, and the only one accepted.
+pub const ALGORITHM: &str = "RS256";
+
+/// Header parameters jwt-compact does not model but which must be detected.
+#[derive(Default, Deserialize)]
+struct HeaderExtras {
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// True when the key exists, whatever its value (even `null`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// A token whose structure and header passed the policy; its signature is unchecked.
+pub struct UnverifiedToken<'a> {
+    pub(crate) signing_input: &'a str,
+    pub(crate) signature: Vec<u8>,
+    pub(crate) kid: String,
+    pub(crate) claims: Claims<EntraClaims>,
+    pub(crate) tenant: TenantId,
+    pub(crate) version: TokenVersion,
+}
+
+impl<'a> UnverifiedToken<'a> {
+    /// Parses a compact JWS and applies every check that needs no key: size, structure,
+    /// algorithm, forbidden header parameters, claim types, version and tenant.
+    pub fn parse(raw: &'a str, config: &Config) -> Result<UnverifiedToken<'a>, Refusal> {
+        let malformed = |detail: &str| Refusal::new(Reason::TokenMalformed, detail);
+        if raw.len() > MAX_TOKEN_BYTES {
+            return Err(malformed("token is larger than any Entra access token"));
+        }
+        if raw.bytes().filter(|b| *b == b'.').count() != 2 {
+            return Err(malformed("not a compact JWS (expected three dot-separated parts)"));
+        }
+        let token: UntrustedToken<'_, HeaderExtras> = UntrustedToken::try_from(raw).map_err(|err| {
+            use jwt_compact::ParseError;
+            match err {
+                ParseError::InvalidBase64Encoding => malformed("token is not base64url-encoded"),
+                ParseError::MalformedHeader(_) => malformed("token header is not a valid JSON object"),
+                ParseError::UnsupportedContentType(_) => Refusal::new(Reason::HeaderNotAllowed, "the cty header parameter is not allowed"),
+                _ => malformed("not a compact JWS"),
+            }
+        })?;
+
+        if token.algorithm() != ALGORITHM {
+            return Err(Refusal::new(Reason::AlgorithmNotAllowed, "only RS256 is accepted"));
+        }
+        let header = token.header();
+        let extras = &header.other_fields;
+        // Keys named or carried by the token itself would let the caller choose the key.
+        for (present, name) in [
+            (header.key_set_url.is_some(), "jku"),
+            (header.certificate_url.is_some(), "x5u"),
+            (extras.jwk, "jwk"),
+            (extras.x5c, "x5c"),
+        ] {
+            if present {
+                return Err(Refusal::new(Reason::HeaderNotAllowed, format!("the {name} header parameter is not allowed")));
+            }
+        }
+        if extras.crit {
+            return Err(Refusal::new(Reason::HeaderNotAllowed, "critical header extensions are not understood"));
+        }
+        if header.token_type.as_deref().is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT")) {
+            return Err(Refusal::new(Reason::HeaderNotAllowed, "typ must be JWT"));
+        }
+        let kid = match header.key_id.as_deref() {
+            Some(kid) if !kid.is_empty() => kid.to_owned(),
+            _ => return Err(Refusal::new(Reason::SigningKeyUnknown, "token header has no kid")),
+        };
+
+        let claims: Claims<EntraClaims> =
+            token.deserialize_claims_unchecked().map_err(|_| malformed("token claims are not valid (wrong JSON or claim types)"))?;
+
+        let version = match claims.custom.ver.as_deref() {
+            None => return Err(Refusal::new(Reason::ClaimMissing, "the ver claim is missing")),
+            Some(ver) => TokenVersion::parse(ver)
+                .ok_or_else(|| Refusal::new(Reason::TokenVersionNotAccepted, "ver must be 1.0 or 2.0"))?,
+        };
+        if !config.accepts_version(version) {
+            return Err(Refusal::new(Reason::TokenVersionNotAccepted, format!("v{version} tokens are not accepted")));
+        }
+        let tenant = match claims.custom.tid.as_deref() {
+            None => return Err(Refusal::new(Reason::ClaimMissing, "the tid claim is missing")),
+            Some(tid) => TenantId::parse(tid).ok_or_else(|| Refusal::new(Reason::TenantInvalid, "tid is not a GUID"))?,
+        };
+        if !config.allows_tenant(&tenant) {
+            return Err(Refusal::new(Reason::TenantNotAllowed, "the token's tenant is not allowed"));
+        }
+
+        let signing_input = raw.rsplit_once('.').map_or(raw, |(input, _)| input);
+        Ok(UnverifiedToken { signing_input, signature: token.signature_bytes().to_vec(), kid, claims, tenant, version })
+    }
+
+    /// The tenant whose keys must verify this token.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    pub fn version(&self) -> TokenVersion {
+        self.version
+    }
+
+    /// The key id named in the header.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+}
