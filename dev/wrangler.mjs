@@ -94,7 +94,7 @@ export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extr
     name,
     main: path.join(ROOT, 'build', 'index.js'),
     compatibility_date: '2025-06-01',
-    vars: { ENTRA_EDGE: entraEdge },
+    vars: entraEdge === null ? {} : { ENTRA_EDGE: entraEdge },
     kv_namespaces: [{ binding: 'JWKS_CACHE', id: 'jwks-cache-test' }],
     ...extra,
   };

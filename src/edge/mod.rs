@@ -29,21 +29,9 @@ pub async fn handle(request: Request, env: Env) -> Result<Response> {
     let started = Date::now().as_millis();
     let method = request.method().to_string();
     let path = request.path();
-    let config = match state::config(&env) {
-        Ok(config) => config,
-        Err(refusal) => return respond::refusal(&refusal, FALLBACK_REALM),
-    };
-
-    let (response, principal, reason) = match authenticate_request(&request, &env, &config).await {
-        Ok(principal) => match proxy::forward(request, &config, &principal).await? {
-            Forwarded::Response(response) => (response, Some(principal), None),
-            Forwarded::Unreachable(err) => {
-                worker::console_error!("{}", serde_json::json!({ "event": "origin_unreachable", "detail": err }));
-                let refusal = Refusal::new(Reason::OriginUnreachable, "the origin could not be reached");
-                (respond::refusal(&refusal, &config.realm)?, Some(principal), Some(refusal.reason))
-            }
-        },
-        Err(refusal) => (respond::refusal(&refusal, &config.realm)?, None, Some(refusal.reason)),
+    let (response, principal, reason) = match state::config(&env) {
+        Ok(config) => serve(request, &env, &config).await?,
+        Err(refusal) => (respond::refusal(&refusal, FALLBACK_REALM)?, None, Some(refusal.reason)),
     };
 
     worker::console_log!(
@@ -61,6 +49,22 @@ pub async fn handle(request: Request, env: Env) -> Result<Response> {
         })
     );
     Ok(response)
+}
+
+/// Authenticates and forwards: the answer, who asked, and why it was refused (if it was).
+async fn serve(request: Request, env: &Env, config: &Config) -> Result<(Response, Option<Principal>, Option<Reason>)> {
+    let principal = match authenticate_request(&request, env, config).await {
+        Ok(principal) => principal,
+        Err(refusal) => return Ok((respond::refusal(&refusal, &config.realm)?, None, Some(refusal.reason))),
+    };
+    match proxy::forward(request, config, &principal).await? {
+        Forwarded::Response(response) => Ok((response, Some(principal), None)),
+        Forwarded::Unreachable(err) => {
+            worker::console_error!("{}", serde_json::json!({ "event": "origin_unreachable", "detail": err }));
+            let refusal = Refusal::new(Reason::OriginUnreachable, "the origin could not be reached");
+            Ok((respond::refusal(&refusal, &config.realm)?, Some(principal), Some(refusal.reason)))
+        }
+    }
 }
 
 /// Bearer token → unverified token → keys → `Principal`.

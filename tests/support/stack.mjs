@@ -18,7 +18,7 @@ export async function startStack({ config = {}, rawConfig } = {}) {
   const authority = await startAuthority();
   const origin = await startOrigin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-test-'));
-  const entraEdge = rawConfig ?? {
+  const entraEdge = rawConfig !== undefined ? rawConfig : {
     origin: origin.url,
     authority: authority.url,
     tenants: [DEMO_TENANT, PARTNER_TENANT],
@@ -39,6 +39,15 @@ export async function startStack({ config = {}, rawConfig } = {}) {
     origin,
     gateway,
     url: gateway.url,
+    /** Waits (bounded) until the gateway's output matches `pattern`. */
+    async waitForOutput(pattern, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (pattern.test(gateway.output())) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    },
     /** fetch against the gateway; `token` sets a Bearer Authorization header. */
     async request(pathname, { token, headers = {}, ...init } = {}) {
       const h = { ...headers };

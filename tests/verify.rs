@@ -1,0 +1,395 @@
+//! Token verification, end to end through the pure core: parse → keys → signature →
+//! claims → Principal, with the native RSA backend and a fixed clock.
+
+mod common;
+
+use common::*;
+use entra_edge::config::Config;
+use entra_edge::principal::{Principal, TokenKind};
+use entra_edge::reason::Reason;
+use entra_edge::signature::NativeRsa;
+use entra_edge::token::UnverifiedToken;
+use entra_edge::token_version::TokenVersion;
+use entra_edge::verify::authenticate;
+use serde_json::{json, Value};
+
+fn keys_for(version: TokenVersion) -> entra_edge::verify::TenantKeys<jwt_compact::alg::RsaPublicKey> {
+    let jwks = test_keys().into_iter().map(|k| k.jwk).collect();
+    match version {
+        TokenVersion::V1 => tenant_keys(jwks, "https://sts.windows.net/{tenantid}/"),
+        TokenVersion::V2 => tenant_keys(jwks, "https://login.microsoftonline.com/{tenantid}/v2.0"),
+    }
+}
+
+fn check_with(token: &str, config: &Config, now: i64) -> Result<Principal, Reason> {
+    let unverified = UnverifiedToken::parse(token, config).map_err(|r| r.reason)?;
+    let keys = keys_for(unverified.version());
+    block_on(authenticate(unverified, &keys, &NativeRsa, config, now)).map_err(|r| r.reason)
+}
+
+fn check(token: &str) -> Result<Principal, Reason> {
+    check_with(token, &config(), NOW)
+}
+
+fn signed(claims: Value) -> String {
+    let keys = test_keys();
+    sign(&header(&keys[0].kid), &claims, &keys[0].private)
+}
+
+fn with(mut claims: Value, patch: Value) -> Value {
+    for (k, v) in patch.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    claims
+}
+
+fn without(mut claims: Value, name: &str) -> Value {
+    claims.as_object_mut().unwrap().remove(name);
+    claims
+}
+
+fn with_header(patch: Value) -> String {
+    let keys = test_keys();
+    let mut h = header(&keys[0].kid);
+    for (k, v) in patch.as_object().unwrap() {
+        h[k] = v.clone();
+    }
+    sign(&h, &v2_claims(), &keys[0].private)
+}
+
+// ---- accepted tokens -------------------------------------------------------------------
+
+#[test]
+fn valid_v2_delegated_token_yields_a_principal() {
+    let p = check(&signed(v2_claims())).unwrap();
+    assert_eq!(p.tenant().as_str(), TENANT);
+    assert_eq!(p.object_id(), Some("d621d57a-9995-4e93-9180-4eef25206cff"));
+    assert_eq!(p.client_app_id(), Some("0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"));
+    assert_eq!(p.scopes(), ["Orders.Read", "Orders.Write"]);
+    assert!(p.roles().is_empty());
+    assert_eq!(p.kind(), TokenKind::Delegated);
+    assert_eq!(p.version(), TokenVersion::V2);
+    assert_eq!(p.expires_at(), NOW + 3600);
+}
+
+#[test]
+fn valid_v1_app_only_token_yields_a_principal() {
+    let p = check(&signed(v1_app_claims())).unwrap();
+    assert_eq!(p.version(), TokenVersion::V1);
+    assert_eq!(p.kind(), TokenKind::AppOnly);
+    assert_eq!(p.client_app_id(), Some("7d6c5b4a-3928-4170-b6e5-d4c3b2a19080"));
+    assert_eq!(p.roles(), ["Orders.Read.All"]);
+    assert!(p.scopes().is_empty());
+}
+
+#[test]
+fn idtyp_app_marks_a_token_app_only_even_with_scp() {
+    let p = check(&signed(with(v2_claims(), json!({ "idtyp": "app" })))).unwrap();
+    assert_eq!(p.kind(), TokenKind::AppOnly);
+}
+
+#[test]
+fn token_without_scp_or_idtyp_is_app_only() {
+    let p = check(&signed(with(without(v2_claims(), "scp"), json!({ "roles": ["Jobs.Run"] })))).unwrap();
+    assert_eq!(p.kind(), TokenKind::AppOnly);
+}
+
+#[test]
+fn second_published_key_verifies_too() {
+    let keys = test_keys();
+    assert!(check(&sign(&header(&keys[1].kid), &v2_claims(), &keys[1].private)).is_ok());
+}
+
+#[test]
+fn either_configured_audience_is_accepted() {
+    assert!(check(&signed(with(v2_claims(), json!({ "aud": APP_ID_URI })))).is_ok());
+    assert!(check(&signed(with(v2_claims(), json!({ "aud": ["https://other", CLIENT_ID] })))).is_ok());
+}
+
+#[test]
+fn second_allowed_tenant_is_accepted() {
+    let claims = with(v2_claims(), json!({ "tid": OTHER_TENANT, "iss": v2_issuer(OTHER_TENANT) }));
+    assert_eq!(check(&signed(claims)).unwrap().tenant().as_str(), OTHER_TENANT);
+}
+
+#[test]
+fn expiry_within_clock_skew_is_accepted() {
+    assert!(check_with(&signed(v2_claims()), &config(), NOW + 3600 + 300).is_ok());
+}
+
+#[test]
+fn not_before_within_clock_skew_is_accepted() {
+    assert!(check(&signed(with(v2_claims(), json!({ "nbf": NOW + 300 })))).is_ok());
+}
+
+#[test]
+fn token_without_nbf_is_accepted() {
+    assert!(check(&signed(without(v2_claims(), "nbf"))).is_ok());
+}
+
+// ---- RFC 8725: algorithms and header parameters ----------------------------------------
+
+#[test]
+fn alg_none_is_refused() {
+    let token = format!("{}.{}.", encode(&json!({ "alg": "none", "kid": "test-key-1" })), encode(&v2_claims()));
+    assert_eq!(check(&token), Err(Reason::AlgorithmNotAllowed));
+}
+
+#[test]
+fn hs256_signed_with_the_public_key_is_refused() {
+    use hmac_sha256::sign_hs256;
+    let keys = test_keys();
+    let secret = keys[0].jwk.to_string();
+    let token = sign_hs256(&json!({ "alg": "HS256", "kid": keys[0].kid }), &v2_claims(), secret.as_bytes());
+    assert_eq!(check(&token), Err(Reason::AlgorithmNotAllowed));
+}
+
+#[test]
+fn other_rsa_algorithms_are_refused() {
+    for alg in ["RS384", "RS512", "PS256", "ES256", "rs256"] {
+        assert_eq!(check(&with_header(json!({ "alg": alg }))), Err(Reason::AlgorithmNotAllowed), "{alg}");
+    }
+}
+
+#[test]
+fn key_material_named_or_carried_by_the_token_is_refused() {
+    for (name, value) in [
+        ("jku", json!("https://evil.example/keys")),
+        ("x5u", json!("https://evil.example/cert.pem")),
+        ("jwk", json!({ "kty": "RSA", "n": "AQAB", "e": "AQAB" })),
+        ("x5c", json!(["MIIB"])),
+        ("jwk", Value::Null),
+    ] {
+        assert_eq!(check(&with_header(json!({ name: value }))), Err(Reason::HeaderNotAllowed), "{name}");
+    }
+}
+
+#[test]
+fn critical_header_extensions_are_refused() {
+    assert_eq!(check(&with_header(json!({ "crit": ["exp"], "exp": 1 }))), Err(Reason::HeaderNotAllowed));
+}
+
+#[test]
+fn content_type_header_is_refused() {
+    assert_eq!(check(&with_header(json!({ "cty": "JWT" }))), Err(Reason::HeaderNotAllowed));
+}
+
+#[test]
+fn typ_other_than_jwt_is_refused() {
+    assert_eq!(check(&with_header(json!({ "typ": "at+jwt+evil" }))), Err(Reason::HeaderNotAllowed));
+    assert!(check(&with_header(json!({ "typ": "jwt" }))).is_ok());
+}
+
+#[test]
+fn token_without_kid_is_refused() {
+    let keys = test_keys();
+    let token = sign(&json!({ "alg": "RS256", "typ": "JWT" }), &v2_claims(), &keys[0].private);
+    assert_eq!(check(&token), Err(Reason::SigningKeyUnknown));
+}
+
+// ---- malformed input ---------------------------------------------------------------------
+
+#[test]
+fn malformed_structures_are_refused() {
+    let good = signed(v2_claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    for bad in [
+        String::new(),
+        "a.b".to_string(),
+        "a.b.c.d".to_string(),
+        format!("{}.{}", parts[0], parts[1]),
+        format!("!!.{}.{}", parts[1], parts[2]),
+        format!("{}.{}.{}", encode(&json!("just a string")), parts[1], parts[2]),
+        format!("{}.{}.{}", b64(b"{not json"), parts[1], parts[2]),
+        format!("{}.{}.{}", parts[0], b64(b"{not json"), parts[2]),
+        format!("{}.{}.{}", parts[0], encode(&json!([1, 2])), parts[2]),
+        format!("{}.{}.%%%", parts[0], parts[1]),
+    ] {
+        assert_eq!(check(&bad), Err(Reason::TokenMalformed), "{bad:?}");
+    }
+}
+
+#[test]
+fn claims_of_the_wrong_type_make_the_token_malformed() {
+    for patch in [json!({ "roles": "Admin" }), json!({ "scp": ["a"] }), json!({ "exp": "tomorrow" }), json!({ "tid": 5 })] {
+        assert_eq!(check(&signed(with(v2_claims(), patch.clone()))), Err(Reason::TokenMalformed), "{patch}");
+    }
+}
+
+#[test]
+fn oversized_token_is_refused_without_parsing() {
+    let token = signed(with(v2_claims(), json!({ "pad": "x".repeat(20_000) })));
+    assert_eq!(check(&token), Err(Reason::TokenMalformed));
+}
+
+#[test]
+fn extreme_timestamps_do_not_panic() {
+    for exp in [json!(i64::MAX), json!(i64::MIN), json!(-1), json!(0)] {
+        let result = check(&signed(with(v2_claims(), json!({ "exp": exp.clone(), "nbf": exp.clone() }))));
+        assert!(result.is_err(), "{exp}");
+    }
+}
+
+// ---- signature and keys ------------------------------------------------------------------
+
+#[test]
+fn tampered_claims_fail_the_signature_check() {
+    let token = signed(v2_claims());
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], encode(&with(v2_claims(), json!({ "scp": "Orders.Admin" }))), parts[2]);
+    assert_eq!(check(&forged), Err(Reason::SignatureInvalid));
+}
+
+#[test]
+fn signature_by_another_key_under_a_known_kid_is_refused() {
+    let keys = test_keys();
+    let token = sign(&header(&keys[0].kid), &v2_claims(), &keys[1].private);
+    assert_eq!(check(&token), Err(Reason::SignatureInvalid));
+}
+
+#[test]
+fn empty_or_truncated_signature_is_refused() {
+    let token = signed(v2_claims());
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    assert_eq!(check(&format!("{input}.")), Err(Reason::SignatureInvalid));
+    assert_eq!(check(&format!("{input}.{}", &signature[..40])), Err(Reason::SignatureInvalid));
+}
+
+#[test]
+fn unknown_kid_is_reported_so_keys_can_be_refreshed() {
+    let keys = test_keys();
+    assert_eq!(check(&sign(&header("rotated-away"), &v2_claims(), &keys[0].private)), Err(Reason::SigningKeyUnknown));
+}
+
+#[test]
+fn key_bound_to_another_issuer_is_refused() {
+    let keys = test_keys();
+    let mut jwk = keys[0].jwk.clone();
+    jwk["issuer"] = json!(v2_issuer(FOREIGN_TENANT));
+    let tenant_keys = tenant_keys(vec![jwk], "https://login.microsoftonline.com/{tenantid}/v2.0");
+    let config = config();
+    let token = signed(v2_claims());
+    let unverified = UnverifiedToken::parse(&token, &config).unwrap();
+    let result = block_on(authenticate(unverified, &tenant_keys, &NativeRsa, &config, NOW));
+    assert_eq!(result.unwrap_err().reason, Reason::SigningKeyIssuerMismatch);
+}
+
+// ---- lifetime ----------------------------------------------------------------------------
+
+#[test]
+fn expired_token_is_refused() {
+    assert_eq!(check_with(&signed(v2_claims()), &config(), NOW + 3600 + 301), Err(Reason::TokenExpired));
+}
+
+#[test]
+fn clock_skew_is_configurable() {
+    let strict = config_with(json!({ "clock_skew_seconds": 0 }));
+    assert_eq!(check_with(&signed(v2_claims()), &strict, NOW + 3601), Err(Reason::TokenExpired));
+}
+
+#[test]
+fn token_not_yet_valid_is_refused() {
+    assert_eq!(check(&signed(with(v2_claims(), json!({ "nbf": NOW + 301 })))), Err(Reason::TokenNotYetValid));
+}
+
+#[test]
+fn token_without_exp_is_refused() {
+    assert_eq!(check(&signed(without(v2_claims(), "exp"))), Err(Reason::ClaimMissing));
+}
+
+// ---- audience, issuer, tenant, version ---------------------------------------------------
+
+#[test]
+fn wrong_audience_is_refused() {
+    assert_eq!(check(&signed(with(v2_claims(), json!({ "aud": "api://someone-else" })))), Err(Reason::AudienceMismatch));
+    assert_eq!(check(&signed(without(v2_claims(), "aud"))), Err(Reason::ClaimMissing));
+}
+
+#[test]
+fn graph_token_is_refused_with_an_explanation() {
+    let config = config();
+    let token = signed(with(v2_claims(), json!({ "aud": "00000003-0000-0000-c000-000000000000" })));
+    let unverified = UnverifiedToken::parse(&token, &config).unwrap();
+    let refusal = block_on(authenticate(unverified, &keys_for(TokenVersion::V2), &NativeRsa, &config, NOW)).unwrap_err();
+    assert_eq!(refusal.reason, Reason::AudienceMismatch);
+    assert!(refusal.detail.contains("Microsoft Graph"));
+}
+
+#[test]
+fn issuer_of_another_tenant_is_refused() {
+    assert_eq!(check(&signed(with(v2_claims(), json!({ "iss": v2_issuer(OTHER_TENANT) })))), Err(Reason::IssuerMismatch));
+}
+
+#[test]
+fn issuer_of_the_other_token_version_is_refused() {
+    assert_eq!(check(&signed(with(v2_claims(), json!({ "iss": v1_issuer(TENANT) })))), Err(Reason::IssuerMismatch));
+}
+
+#[test]
+fn lookalike_issuers_are_refused() {
+    for iss in [
+        format!("https://login.microsoftonline.com/{TENANT}/v2.0/"),
+        format!("https://login.microsoftonline.com.evil.example/{TENANT}/v2.0"),
+        format!("https://login.microsoftonline.com/{}/v2.0", TENANT.to_uppercase()),
+        "https://login.microsoftonline.com/{tenantid}/v2.0".to_string(),
+    ] {
+        assert_eq!(check(&signed(with(v2_claims(), json!({ "iss": iss.clone() })))), Err(Reason::IssuerMismatch), "{iss}");
+    }
+    assert_eq!(check(&signed(without(v2_claims(), "iss"))), Err(Reason::IssuerMismatch));
+}
+
+#[test]
+fn tenant_not_in_the_allow_list_is_refused() {
+    let claims = with(v2_claims(), json!({ "tid": FOREIGN_TENANT, "iss": v2_issuer(FOREIGN_TENANT) }));
+    assert_eq!(check(&signed(claims)), Err(Reason::TenantNotAllowed));
+}
+
+#[test]
+fn tid_that_is_not_a_guid_is_refused() {
+    assert_eq!(check(&signed(with(v2_claims(), json!({ "tid": "common" })))), Err(Reason::TenantInvalid));
+    assert_eq!(check(&signed(without(v2_claims(), "tid"))), Err(Reason::ClaimMissing));
+}
+
+#[test]
+fn tid_and_iss_of_different_tenants_are_refused() {
+    // Both tenants are allowed; the token claims one tenant and another's issuer.
+    let claims = with(v2_claims(), json!({ "tid": OTHER_TENANT, "iss": v2_issuer(TENANT) }));
+    assert_eq!(check(&signed(claims)), Err(Reason::IssuerMismatch));
+}
+
+#[test]
+fn unknown_or_missing_version_is_refused() {
+    assert_eq!(check(&signed(with(v2_claims(), json!({ "ver": "3.0" })))), Err(Reason::TokenVersionNotAccepted));
+    assert_eq!(check(&signed(without(v2_claims(), "ver"))), Err(Reason::ClaimMissing));
+}
+
+#[test]
+fn version_not_enabled_in_config_is_refused() {
+    let v2_only = config_with(json!({ "token_versions": ["2.0"] }));
+    assert_eq!(check_with(&signed(v1_app_claims()), &v2_only, NOW), Err(Reason::TokenVersionNotAccepted));
+}
+
+#[test]
+fn token_without_sub_is_refused() {
+    assert_eq!(check(&signed(without(v2_claims(), "sub"))), Err(Reason::ClaimMissing));
+}
+
+mod hmac_sha256 {
+    //! Just enough HMAC-SHA256 to forge the classic "HS256 with the RSA public key" token.
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    pub fn sign_hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
+        let input = format!("{}.{}", encode(header), encode(claims));
+        let mut key = [0u8; 64];
+        if secret.len() > 64 {
+            key[..32].copy_from_slice(&Sha256::digest(secret));
+        } else {
+            key[..secret.len()].copy_from_slice(secret);
+        }
+        let inner: Vec<u8> = key.iter().map(|b| b ^ 0x36).chain(input.bytes()).collect();
+        let inner_hash = Sha256::digest(&inner);
+        let outer: Vec<u8> = key.iter().map(|b| b ^ 0x5c).chain(inner_hash).collect();
+        format!("{input}.{}", b64(&Sha256::digest(&outer)))
+    }
+}
