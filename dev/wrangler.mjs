@@ -88,13 +88,13 @@ export async function startWrangler({ config, env, persistTo, port, extraArgs = 
 }
 
 /** Writes a wrangler.json for the prebuilt worker, with the given ENTRA_EDGE config. */
-export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {} }) {
+export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {}, vars = {} }) {
   fs.mkdirSync(dir, { recursive: true });
   const config = {
     name,
     main: path.join(ROOT, 'build', 'index.js'),
     compatibility_date: '2025-06-01',
-    vars: entraEdge === null ? {} : { ENTRA_EDGE: entraEdge },
+    vars: { ...vars, ...(entraEdge === null ? {} : { ENTRA_EDGE: entraEdge }) },
     kv_namespaces: [{ binding: 'JWKS_CACHE', id: 'jwks-cache-test' }],
     ...extra,
   };

@@ -16,6 +16,9 @@ pub const ROLES: &str = "x-entra-roles";
 pub const TOKEN_KIND: &str = "x-entra-token-kind";
 pub const TOKEN_VERSION: &str = "x-entra-token-version";
 pub const EXPIRES: &str = "x-entra-token-expires";
+/// Carries the `ORIGIN_SECRET` secret (when bound) so the origin can refuse traffic that
+/// did not come through the gateway.
+pub const ORIGIN_SECRET_HEADER: &str = "x-entra-edge-secret";
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) plus proxy credentials: never forwarded.
 const HOP_BY_HOP: [&str; 9] = [

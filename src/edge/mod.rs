@@ -18,6 +18,9 @@ use crate::verify::authenticate;
 use self::proxy::Forwarded;
 use self::webcrypto::WebCrypto;
 
+/// Optional secret sent to the origin in `x-entra-edge-secret`.
+const ORIGIN_SECRET_BINDING: &str = "ORIGIN_SECRET";
+
 /// Realm used before (or without) a valid configuration.
 const FALLBACK_REALM: &str = "entra-edge";
 
@@ -57,7 +60,8 @@ async fn serve(request: Request, env: &Env, config: &Config) -> Result<(Response
         Ok(principal) => principal,
         Err(refusal) => return Ok((respond::refusal(&refusal, &config.realm)?, None, Some(refusal.reason))),
     };
-    match proxy::forward(request, config, &principal).await? {
+    let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
+    match proxy::forward(request, config, &principal, origin_secret.as_deref()).await? {
         Forwarded::Response(response) => Ok((response, Some(principal), None)),
         Forwarded::Unreachable(err) => {
             worker::console_error!("{}", serde_json::json!({ "event": "origin_unreachable", "detail": err }));

@@ -4,7 +4,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBuilder, Result};
 
 use crate::config::Config;
-use crate::forward::{identity_headers, RequestHeaderFilter};
+use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
 use crate::principal::Principal;
 
 /// Response headers that describe the origin connection, not the message.
@@ -16,7 +16,8 @@ pub enum Forwarded {
     Unreachable(String),
 }
 
-pub async fn forward(request: Request, config: &Config, principal: &Principal) -> Result<Forwarded> {
+/// `origin_secret` is the value of the `ORIGIN_SECRET` secret, when bound.
+pub async fn forward(request: Request, config: &Config, principal: &Principal, origin_secret: Option<&str>) -> Result<Forwarded> {
     let url = request.url()?;
     let target = config.origin.url_for(url.path(), url.query());
 
@@ -30,6 +31,9 @@ pub async fn forward(request: Request, config: &Config, principal: &Principal) -
     }
     for (name, value) in identity_headers(principal) {
         headers.set(name, &value)?;
+    }
+    if let Some(secret) = origin_secret {
+        headers.set(ORIGIN_SECRET_HEADER, secret)?;
     }
 
     let method = request.method();

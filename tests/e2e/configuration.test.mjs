@@ -49,3 +49,13 @@ test('an unreachable origin answers 502 without internals', async () => {
   const body = await assertRefused(await stack.request('/orders', { token: stack.mint() }), { status: 502, reason: 'origin_unreachable' });
   assert.doesNotMatch(JSON.stringify(body), /127\.0\.0\.1|ECONNREFUSED|internal error/i);
 });
+
+test('the ORIGIN_SECRET secret is sent to the origin and cannot be spoofed or leaked', async () => {
+  const stack = await startStack({ vars: { ORIGIN_SECRET: 's3cr3t-from-wrangler-secret-put' } });
+  stacks.push(stack);
+  const res = await stack.request('/orders', { token: stack.mint(), headers: { 'x-entra-edge-secret': 'client-guess' } });
+  assert.equal(res.status, 200);
+  assert.equal(stack.origin.requests[0].headers['x-entra-edge-secret'], 's3cr3t-from-wrangler-secret-put');
+  const refused = await stack.request('/orders');
+  assert.doesNotMatch(await refused.text(), /s3cr3t/);
+});

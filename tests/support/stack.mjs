@@ -14,7 +14,7 @@ export * from '../../dev/demo.mjs';
  * Starts a stack. `config` is merged over a default ENTRA_EDGE (both demo tenants
  * allowed, both audiences, origin and authority pointing at the local servers).
  */
-export async function startStack({ config = {}, rawConfig } = {}) {
+export async function startStack({ config = {}, rawConfig, vars = {} } = {}) {
   const authority = await startAuthority();
   const origin = await startOrigin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-test-'));
@@ -25,7 +25,7 @@ export async function startStack({ config = {}, rawConfig } = {}) {
     audiences: [API_CLIENT_ID, API_APP_ID_URI],
     ...config,
   };
-  const configFile = writeTestConfig(dir, { entraEdge });
+  const configFile = writeTestConfig(dir, { entraEdge, vars });
   let gateway;
   try {
     gateway = await startWrangler({ config: configFile, persistTo: path.join(dir, 'state') });
