@@ -36,13 +36,13 @@ entra-edge is running:
   local authority  ${authority.url}   (mint more tokens: ${authority.url}/_mint?tenant=${DEMO_TENANT}&aud=${API_CLIENT_ID}&scp=Orders.Read)
   demo origin      ${origin.url}
 
-A valid token (v2, delegated, scope Orders.Read, valid 1 hour) — the origin answers:
+A valid token (v2, delegated, scope Orders.Read, valid 1 hour) on the read-orders route — the origin answers:
 
-  curl -i ${gateway.url}/orders -H "Authorization: Bearer ${token}"
+  curl -i ${gateway.url}/api/orders -H "Authorization: Bearer ${token}"
 
 The same token with a tampered signature — the gateway answers 401:
 
-  curl -i ${gateway.url}/orders -H "Authorization: Bearer ${tampered}"
+  curl -i ${gateway.url}/api/orders -H "Authorization: Bearer ${tampered}"
 
 Press Ctrl-C to stop.
 `);

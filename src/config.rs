@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::routes::{RawRoute, RouteTable};
 use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
 
@@ -89,6 +90,7 @@ pub struct Config {
     pub realm: String,
     pub forward_authorization: bool,
     pub keys: KeySettings,
+    pub routes: RouteTable,
 }
 
 impl Config {
@@ -134,6 +136,7 @@ struct RawConfig {
     forward_authorization: bool,
     #[serde(default)]
     keys: RawKeySettings,
+    routes: Vec<RawRoute>,
 }
 
 #[derive(Deserialize)]
@@ -254,8 +257,10 @@ impl RawConfig {
             errors.push(ConfigError::new(field("keys.fetch_timeout_ms"), "must be between 1 and 30000"));
         }
 
-        match (errors.is_empty(), origin, authority) {
-            (true, Some(origin), Some(authority)) => Ok(Config {
+        let routes = crate::routes::build(self.routes, &tenants, &mut errors);
+
+        match (errors.is_empty(), origin, authority, routes) {
+            (true, Some(origin), Some(authority), Some(routes)) => Ok(Config {
                 origin,
                 authority,
                 tenants,
@@ -270,6 +275,7 @@ impl RawConfig {
                     unknown_kid_cooldown_seconds: k.unknown_kid_cooldown_seconds,
                     fetch_timeout_ms: k.fetch_timeout_ms,
                 },
+                routes,
             }),
             _ => Err(errors),
         }
@@ -314,6 +320,7 @@ mod tests {
             "origin": "https://api.example.com",
             "tenants": [TENANT],
             "audiences": ["api://orders"],
+            "routes": [{ "path": "/**" }],
         })
     }
 

@@ -6,14 +6,19 @@
 
 pub mod claims;
 pub mod config;
+pub mod cors;
 pub mod discovery;
 pub mod extract;
 pub mod forward;
 pub mod jwks;
 pub mod key_cache;
+pub mod path;
+pub mod policy;
 pub mod principal;
 pub mod problem;
 pub mod reason;
+pub mod route;
+pub mod routes;
 pub mod signature;
 pub mod tenant;
 pub mod token;

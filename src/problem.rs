@@ -41,8 +41,21 @@ pub fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
         Challenge::Bare => Some(format!("Bearer realm=\"{realm}\"")),
         Challenge::InvalidRequest => Some(format!("Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{detail}\"")),
         Challenge::InvalidToken => Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{detail}\"")),
-        Challenge::InsufficientScope => Some(format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\"")),
+        Challenge::InsufficientScope => Some(match &refusal.scope {
+            Some(scope) => format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\", scope=\"{}\"", quotable(scope)),
+            None => format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\""),
+        }),
+        Challenge::InsufficientClaims => refusal.step_up.as_ref().map(|step_up| {
+            format!(
+                "Bearer realm=\"{realm}\", authorization_uri=\"{}\", error=\"insufficient_claims\", claims=\"{}\"",
+                quotable(&step_up.authorization_uri),
+                quotable(&step_up.claims)
+            )
+        }),
     };
+    if let Some(allow) = &refusal.allow {
+        headers.push(("allow", allow.clone()));
+    }
     if let Some(challenge) = challenge {
         headers.push(("www-authenticate", challenge));
     }
@@ -105,6 +118,35 @@ mod tests {
         let answer = refusal_answer(&Refusal::new(Reason::KeysUnavailable, "authority unreachable"), "api");
         assert_eq!(answer.status, 503);
         assert_eq!(header(&answer, "www-authenticate"), None);
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scopes_that_would_do() {
+        let refusal = Refusal::new(Reason::InsufficientScope, "needs Orders.Read").with_scope("Orders.Read Orders.ReadWrite");
+        let answer = refusal_answer(&refusal, "api");
+        assert_eq!(answer.status, 403);
+        assert_eq!(
+            header(&answer, "www-authenticate"),
+            Some("Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"needs Orders.Read\", scope=\"Orders.Read Orders.ReadWrite\"")
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let answer = refusal_answer(&Refusal::new(Reason::MethodNotAllowed, "x").with_allow("GET, HEAD"), "api");
+        assert_eq!(answer.status, 405);
+        assert_eq!(header(&answer, "allow"), Some("GET, HEAD"));
+    }
+
+    #[test]
+    fn step_up_is_a_claims_challenge() {
+        let step_up = crate::reason::StepUp { authorization_uri: "https://login.microsoftonline.com/common/oauth2/authorize".into(), claims: "eyJ9".into() };
+        let answer = refusal_answer(&Refusal::new(Reason::InsufficientClaims, "x").with_step_up(step_up), "");
+        assert_eq!(answer.status, 401);
+        assert_eq!(
+            header(&answer, "www-authenticate"),
+            Some("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", error=\"insufficient_claims\", claims=\"eyJ9\"")
+        );
     }
 
     #[test]

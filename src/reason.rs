@@ -16,6 +16,8 @@ pub enum Challenge {
     InvalidToken,
     /// `error="insufficient_scope"` (403).
     InsufficientScope,
+    /// `error="insufficient_claims"` with a claims challenge (401, Conditional Access step-up).
+    InsufficientClaims,
     /// Not an authentication problem: no `WWW-Authenticate` header.
     None,
 }
@@ -67,6 +69,19 @@ reasons! {
     TokenExpired => ("token_expired", 401, InvalidToken, "Token expired"),
     TokenNotYetValid => ("token_not_yet_valid", 401, InvalidToken, "Token not yet valid"),
     AudienceMismatch => ("audience_mismatch", 401, InvalidToken, "Audience mismatch"),
+    PathInvalid => ("path_invalid", 400, None, "Invalid request path"),
+    RouteNotFound => ("route_not_found", 404, None, "No route for this path"),
+    MethodNotAllowed => ("method_not_allowed", 405, None, "Method not allowed"),
+    InsufficientScope => ("insufficient_scope", 403, InsufficientScope, "Insufficient scope"),
+    InsufficientRole => ("insufficient_role", 403, InsufficientScope, "Required app role missing"),
+    DelegatedTokenRequired => ("delegated_token_required", 403, InsufficientScope, "User (delegated) token required"),
+    AppOnlyRequired => ("app_only_required", 403, InsufficientScope, "App-only token required"),
+    ClientNotAllowed => ("client_not_allowed", 403, InsufficientScope, "Client application not allowed"),
+    TenantNotPermitted => ("tenant_not_permitted", 403, InsufficientScope, "Tenant not permitted on this route"),
+    TenantMismatch => ("tenant_mismatch", 403, InsufficientScope, "Tenant mismatch"),
+    InsufficientClaims => ("insufficient_claims", 401, InsufficientClaims, "Step-up authentication required"),
+    AuthContextRequired => ("auth_context_required", 403, InsufficientScope, "Authentication context required"),
+    CorsPreflightDenied => ("cors_preflight_denied", 403, None, "CORS preflight denied"),
     KeysUnavailable => ("keys_unavailable", 503, None, "Signing keys unavailable"),
     ConfigInvalid => ("config_invalid", 500, None, "Gateway misconfigured"),
     OriginUnreachable => ("origin_unreachable", 502, None, "Origin unreachable"),
@@ -87,11 +102,40 @@ impl fmt::Display for Reason {
 pub struct Refusal {
     pub reason: Reason,
     pub detail: String,
+    /// Scopes that would satisfy the route (`scope="…"` in a 403 challenge).
+    pub scope: Option<String>,
+    /// Methods the path allows (`Allow` header of a 405).
+    pub allow: Option<String>,
+    /// A Conditional Access claims challenge (401 `insufficient_claims`).
+    pub step_up: Option<StepUp>,
+}
+
+/// What a client needs to acquire a token satisfying an authentication context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepUp {
+    pub authorization_uri: String,
+    /// Base64 of `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`.
+    pub claims: String,
 }
 
 impl Refusal {
     pub fn new(reason: Reason, detail: impl Into<String>) -> Refusal {
-        Refusal { reason, detail: detail.into() }
+        Refusal { reason, detail: detail.into(), scope: None, allow: None, step_up: None }
+    }
+
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Refusal {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    pub fn with_allow(mut self, allow: impl Into<String>) -> Refusal {
+        self.allow = Some(allow.into());
+        self
+    }
+
+    pub fn with_step_up(mut self, step_up: StepUp) -> Refusal {
+        self.step_up = Some(step_up);
+        self
     }
 }
 

@@ -1,4 +1,5 @@
-//! The worker shell: I/O only. Each step's decision is made by the pure core.
+//! The worker shell: I/O only. Each step's decision is made by the pure core:
+//! path → route → (preflight) → token → principal → policy → origin.
 
 mod keys;
 mod proxy;
@@ -9,9 +10,13 @@ mod webcrypto;
 use worker::{Date, Env, Request, Response, Result};
 
 use crate::config::Config;
+use crate::cors::Preflight;
 use crate::extract::bearer_token;
+use crate::path::normalize;
+use crate::policy::{authorize, Access};
 use crate::principal::Principal;
 use crate::reason::{Reason, Refusal};
+use crate::routes::{Route, RouteLookup};
 use crate::token::UnverifiedToken;
 use crate::verify::authenticate;
 
@@ -28,13 +33,21 @@ fn now_seconds() -> i64 {
     (Date::now().as_millis() / 1000) as i64
 }
 
+/// What the access log records about a request besides its status.
+#[derive(Default)]
+struct Outcome {
+    route: Option<String>,
+    principal: Option<Principal>,
+    reason: Option<Reason>,
+}
+
 pub async fn handle(request: Request, env: Env) -> Result<Response> {
     let started = Date::now().as_millis();
     let method = request.method().to_string();
     let path = request.path();
-    let (response, principal, reason) = match state::config(&env) {
+    let (response, outcome) = match state::config(&env) {
         Ok(config) => serve(request, &env, &config).await?,
-        Err(refusal) => (respond::refusal(&refusal, FALLBACK_REALM)?, None, Some(refusal.reason)),
+        Err(refusal) => (respond::refusal(&refusal, FALLBACK_REALM)?, Outcome { reason: Some(refusal.reason), ..Outcome::default() }),
     };
 
     worker::console_log!(
@@ -43,31 +56,90 @@ pub async fn handle(request: Request, env: Env) -> Result<Response> {
             "event": "request",
             "method": method,
             "path": path,
+            "route": outcome.route,
             "status": response.status_code(),
-            "outcome": if reason.is_none() { "forwarded" } else { "refused" },
-            "reason": reason.map(Reason::code),
-            "tenant": principal.as_ref().map(|p| p.tenant().as_str()),
-            "client_app": principal.as_ref().and_then(Principal::client_app_id),
+            "outcome": if outcome.reason.is_none() { "forwarded" } else { "refused" },
+            "reason": outcome.reason.map(Reason::code),
+            "tenant": outcome.principal.as_ref().map(|p| p.tenant().as_str()),
+            "client_app": outcome.principal.as_ref().and_then(Principal::client_app_id),
             "duration_ms": Date::now().as_millis().saturating_sub(started),
         })
     );
     Ok(response)
 }
 
-/// Authenticates and forwards: the answer, who asked, and why it was refused (if it was).
-async fn serve(request: Request, env: &Env, config: &Config) -> Result<(Response, Option<Principal>, Option<Reason>)> {
-    let principal = match authenticate_request(&request, env, config).await {
-        Ok(principal) => principal,
-        Err(refusal) => return Ok((respond::refusal(&refusal, &config.realm)?, None, Some(refusal.reason))),
+fn refused(refusal: Refusal, config: &Config, route: Option<&Route>) -> Result<(Response, Outcome)> {
+    let outcome = Outcome { route: route.map(|r| r.name.clone()), principal: None, reason: Some(refusal.reason) };
+    Ok((respond::refusal(&refusal, &config.realm)?, outcome))
+}
+
+async fn serve(request: Request, env: &Env, config: &Config) -> Result<(Response, Outcome)> {
+    let url = request.url()?;
+    let path = match normalize(url.path()) {
+        Ok(path) => path,
+        Err(problem) => return refused(Refusal::new(Reason::PathInvalid, problem.describe()), config, None),
     };
-    let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
-    match proxy::forward(request, config, &principal, origin_secret.as_deref()).await? {
-        Forwarded::Response(response) => Ok((response, Some(principal), None)),
-        Forwarded::Unreachable(err) => {
-            worker::console_error!("{}", serde_json::json!({ "event": "origin_unreachable", "detail": err }));
-            let refusal = Refusal::new(Reason::OriginUnreachable, "the origin could not be reached");
-            Ok((respond::refusal(&refusal, &config.realm)?, Some(principal), Some(refusal.reason)))
+    let method = request.method().to_string();
+    let origin = request.headers().get("origin")?;
+
+    if method == "OPTIONS" {
+        if let (Some(origin), Some(requested)) = (origin.as_deref(), request.headers().get("access-control-request-method")?) {
+            let requested_headers = request.headers().get("access-control-request-headers")?;
+            return preflight(config, &path, origin, &requested, requested_headers.as_deref());
         }
+    }
+
+    let (route, params) = match config.routes.lookup(&method, &path) {
+        RouteLookup::Found { route, params } => (route, params),
+        RouteLookup::MethodNotAllowed { allow } => {
+            let refusal = Refusal::new(Reason::MethodNotAllowed, format!("{method} is not allowed on this path")).with_allow(allow.join(", "));
+            return refused(refusal, config, None);
+        }
+        RouteLookup::NotFound => return refused(Refusal::new(Reason::RouteNotFound, "no route matches this path"), config, None),
+    };
+
+    let decision = match &route.access {
+        Access::Public => Ok(None),
+        Access::Authenticated(requirements) => match authenticate_request(&request, env, config).await {
+            Ok(principal) => authorize(requirements, &principal, &params, &config.authority).map(|()| Some(principal)),
+            Err(refusal) => Err(refusal),
+        },
+    };
+    let (mut response, outcome) = match decision {
+        Err(refusal) => refused(refusal, config, Some(route))?,
+        Ok(principal) => {
+            let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
+            let forwarded = proxy::forward(request, config, &path, url.query(), principal.as_ref(), origin_secret.as_deref()).await?;
+            match forwarded {
+                Forwarded::Response(response) => (response, Outcome { route: Some(route.name.clone()), principal, reason: None }),
+                Forwarded::Unreachable(err) => {
+                    worker::console_error!("{}", serde_json::json!({ "event": "origin_unreachable", "detail": err }));
+                    let refusal = Refusal::new(Reason::OriginUnreachable, "the origin could not be reached");
+                    let (response, mut outcome) = refused(refusal, config, Some(route))?;
+                    outcome.principal = principal;
+                    (response, outcome)
+                }
+            }
+        }
+    };
+    if let Some(cors) = &route.cors {
+        respond::apply_cors(&mut response, &cors.response_headers(origin.as_deref()))?;
+    }
+    Ok((response, outcome))
+}
+
+/// Answers a CORS preflight at the edge, without a token.
+fn preflight(config: &Config, path: &crate::path::NormalizedPath, origin: &str, method: &str, headers: Option<&str>) -> Result<(Response, Outcome)> {
+    let route = match config.routes.lookup(method, path) {
+        RouteLookup::Found { route, .. } => route,
+        _ => return refused(Refusal::new(Reason::CorsPreflightDenied, "no route allows this method on this path"), config, None),
+    };
+    let Some(cors) = &route.cors else {
+        return refused(Refusal::new(Reason::CorsPreflightDenied, "CORS is not enabled for this route"), config, Some(route));
+    };
+    match cors.preflight(origin, method, headers) {
+        Preflight::Allowed(headers) => Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() })),
+        Preflight::Denied(why) => refused(Refusal::new(Reason::CorsPreflightDenied, why), config, Some(route)),
     }
 }
 

@@ -5,6 +5,7 @@ use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Resp
 
 use crate::config::Config;
 use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
+use crate::path::NormalizedPath;
 use crate::principal::Principal;
 
 /// Response headers that describe the origin connection, not the message.
@@ -16,10 +17,17 @@ pub enum Forwarded {
     Unreachable(String),
 }
 
-/// `origin_secret` is the value of the `ORIGIN_SECRET` secret, when bound.
-pub async fn forward(request: Request, config: &Config, principal: &Principal, origin_secret: Option<&str>) -> Result<Forwarded> {
-    let url = request.url()?;
-    let target = config.origin.url_for(url.path(), url.query());
+/// Forwards to the origin at the normalized `path` (the one the route matched).
+/// `principal` is `None` on public routes; `origin_secret` is the `ORIGIN_SECRET` secret.
+pub async fn forward(
+    request: Request,
+    config: &Config,
+    path: &NormalizedPath,
+    query: Option<&str>,
+    principal: Option<&Principal>,
+    origin_secret: Option<&str>,
+) -> Result<Forwarded> {
+    let target = config.origin.url_for(path.as_str(), query);
 
     let incoming = request.headers();
     let filter = RequestHeaderFilter::new(incoming.get("connection")?.as_deref(), config.forward_authorization);
@@ -29,7 +37,7 @@ pub async fn forward(request: Request, config: &Config, principal: &Principal, o
             headers.append(&name, &value)?;
         }
     }
-    for (name, value) in identity_headers(principal) {
+    for (name, value) in principal.map(identity_headers).unwrap_or_default() {
         headers.set(name, &value)?;
     }
     if let Some(secret) = origin_secret {

@@ -16,3 +16,29 @@ pub fn answer(answer: Answer) -> Result<Response> {
 pub fn refusal(refusal: &Refusal, realm: &str) -> Result<Response> {
     answer(refusal_answer(refusal, realm))
 }
+
+/// 204 with the given headers (a successful CORS preflight).
+pub fn no_content(headers: &[(&'static str, String)]) -> Result<Response> {
+    let h = Headers::new();
+    for (name, value) in headers {
+        h.set(name, value)?;
+    }
+    Ok(ResponseBuilder::new().with_status(204).with_headers(h).empty())
+}
+
+/// Makes the route's CORS policy the only source of `Access-Control-*` headers.
+pub fn apply_cors(response: &mut Response, cors_headers: &[(&'static str, String)]) -> Result<()> {
+    let headers = response.headers_mut();
+    let stale: Vec<String> = headers.keys().filter(|name| name.starts_with("access-control-")).collect();
+    for name in stale {
+        headers.delete(&name)?;
+    }
+    for (name, value) in cors_headers {
+        if *name == "vary" {
+            headers.append(name, value)?;
+        } else {
+            headers.set(name, value)?;
+        }
+    }
+    Ok(())
+}

@@ -110,6 +110,7 @@ pub fn config() -> Config {
             "origin": "https://api.example.com",
             "tenants": [TENANT, OTHER_TENANT],
             "audiences": [CLIENT_ID, APP_ID_URI],
+            "routes": [{ "path": "/**" }],
         })
         .to_string(),
     )
@@ -121,6 +122,7 @@ pub fn config_with(patch: Value) -> Config {
         "origin": "https://api.example.com",
         "tenants": [TENANT, OTHER_TENANT],
         "audiences": [CLIENT_ID, APP_ID_URI],
+        "routes": [{ "path": "/**" }],
     });
     for (k, v) in patch.as_object().unwrap() {
         value[k] = v.clone();

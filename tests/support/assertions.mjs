@@ -13,7 +13,7 @@ export async function assertRefused(res, { status, reason, error, token }) {
   if (error === null) {
     assert.match(challenge ?? '', /^Bearer realm="[^"]*"$/);
   } else if (error) {
-    assert.match(challenge ?? '', new RegExp(`^Bearer realm="[^"]*", error="${error}", error_description="[^"]*"$`));
+    assert.match(challenge ?? '', new RegExp(`^Bearer realm="[^"]*", error="${error}", error_description="[^"]*"(, scope="[^"]*")?$`));
   }
   if (token) {
     const everything = text + JSON.stringify([...res.headers]);

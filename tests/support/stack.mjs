@@ -12,7 +12,8 @@ export * from '../../dev/demo.mjs';
 
 /**
  * Starts a stack. `config` is merged over a default ENTRA_EDGE (both demo tenants
- * allowed, both audiences, origin and authority pointing at the local servers).
+ * allowed, both audiences, one catch-all authenticated route, origin and authority
+ * pointing at the local servers).
  */
 export async function startStack({ config = {}, rawConfig, vars = {} } = {}) {
   const authority = await startAuthority();
@@ -23,6 +24,7 @@ export async function startStack({ config = {}, rawConfig, vars = {} } = {}) {
     authority: authority.url,
     tenants: [DEMO_TENANT, PARTNER_TENANT],
     audiences: [API_CLIENT_ID, API_APP_ID_URI],
+    routes: [{ path: '/**' }],
     ...config,
   };
   const configFile = writeTestConfig(dir, { entraEdge, vars });

@@ -1,0 +1,302 @@
+//! Route matching: method sets and path patterns, first match wins.
+//!
+//! Patterns: `/health` (exact), `/api/orders/**` (the prefix itself and everything
+//! below it), `/api/tenants/{tenant}/orders` (a named segment matches exactly one
+//! segment). Literal segments compare ASCII case-insensitively, so a case-insensitive
+//! origin (ASP.NET, IIS) cannot be reached around a rule by changing case.
+
+use crate::path::NormalizedPath;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// A parsed path pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathPattern {
+    source: String,
+    segments: Vec<Segment>,
+    /// Ends in `/**`.
+    prefix: bool,
+}
+
+impl PathPattern {
+    pub fn parse(source: &str) -> Result<PathPattern, String> {
+        if !source.starts_with('/') {
+            return Err(format!("{source:?} must start with /"));
+        }
+        let mut parts: Vec<&str> = source.split('/').skip(1).collect();
+        if parts.last() == Some(&"") && parts.len() > 1 {
+            return Err(format!("{source:?} must not end with / (trailing slashes are normalized away)"));
+        }
+        if parts == [""] {
+            parts.clear();
+        }
+        let prefix = parts.last() == Some(&"**");
+        if prefix {
+            parts.pop();
+        }
+        let mut segments = Vec::new();
+        for part in parts {
+            if part.is_empty() {
+                return Err(format!("{source:?} has an empty segment (//)"));
+            }
+            if part == "**" {
+                return Err(format!("{source:?}: ** is only allowed as the last segment"));
+            }
+            if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(format!("{source:?}: segment name {{{name}}} must be letters, digits or _"));
+                }
+                if segments.iter().any(|s| matches!(s, Segment::Param(n) if n == name)) {
+                    return Err(format!("{source:?}: segment name {{{name}}} is used twice"));
+                }
+                segments.push(Segment::Param(name.to_string()));
+            } else if part.contains(['{', '}', '*', '?', '#', ';', '%', '\\']) || part == "." || part == ".." {
+                return Err(format!("{source:?}: segment {part:?} is not a literal, {{name}} or a final **"));
+            } else {
+                segments.push(Segment::Literal(part.to_ascii_lowercase()));
+            }
+        }
+        Ok(PathPattern { source: source.to_string(), segments, prefix })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn has_param(&self, name: &str) -> bool {
+        self.segments.iter().any(|s| matches!(s, Segment::Param(n) if n == name))
+    }
+
+    /// Named segment values when `path` matches.
+    pub fn matches<'p>(&self, path: &'p NormalizedPath) -> Option<Vec<(&str, &'p str)>> {
+        let segments: Vec<&str> = path.segments().collect();
+        if segments.len() < self.segments.len() || (!self.prefix && segments.len() != self.segments.len()) {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (pattern, actual) in self.segments.iter().zip(&segments) {
+            match pattern {
+                Segment::Literal(literal) if literal.eq_ignore_ascii_case(actual) => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(name) => params.push((name.as_str(), *actual)),
+            }
+        }
+        Some(params)
+    }
+
+    /// True when every path `other` matches is also matched by `self`.
+    pub fn covers(&self, other: &PathPattern) -> bool {
+        if self.segments.len() > other.segments.len() {
+            return false;
+        }
+        if !self.prefix && (other.prefix || other.segments.len() != self.segments.len()) {
+            return false;
+        }
+        self.segments.iter().zip(&other.segments).all(|(mine, theirs)| match (mine, theirs) {
+            (Segment::Param(_), _) => true,
+            (Segment::Literal(a), Segment::Literal(b)) => a == b,
+            (Segment::Literal(_), Segment::Param(_)) => false,
+        })
+    }
+}
+
+const KNOWN_METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"];
+
+/// The methods a route applies to. `GET` includes `HEAD`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MethodSet {
+    Any,
+    Only(Vec<String>),
+}
+
+impl MethodSet {
+    pub fn parse(methods: Option<&[String]>) -> Result<MethodSet, String> {
+        let Some(methods) = methods else { return Ok(MethodSet::Any) };
+        if methods.is_empty() {
+            return Err("must list at least one method (omit it for all methods)".into());
+        }
+        if methods.iter().any(|m| m == "*") {
+            return if methods.len() == 1 { Ok(MethodSet::Any) } else { Err("\"*\" cannot be combined with other methods".into()) };
+        }
+        let mut list = Vec::new();
+        for method in methods {
+            if !KNOWN_METHODS.contains(&method.as_str()) {
+                return Err(format!("{method:?} is not an HTTP method (use upper case: GET, POST, …)"));
+            }
+            if !list.contains(method) {
+                list.push(method.clone());
+            }
+            if method == "GET" && !list.iter().any(|m| m == "HEAD") {
+                list.push("HEAD".into());
+            }
+        }
+        Ok(MethodSet::Only(list))
+    }
+
+    pub fn contains(&self, method: &str) -> bool {
+        match self {
+            MethodSet::Any => true,
+            MethodSet::Only(list) => list.iter().any(|m| m == method),
+        }
+    }
+
+    pub fn covers(&self, other: &MethodSet) -> bool {
+        match (self, other) {
+            (MethodSet::Any, _) => true,
+            (MethodSet::Only(_), MethodSet::Any) => false,
+            (MethodSet::Only(mine), MethodSet::Only(theirs)) => theirs.iter().all(|m| mine.contains(m)),
+        }
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            MethodSet::Any => KNOWN_METHODS.to_vec(),
+            MethodSet::Only(list) => list.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The result of looking a request up in a route list.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<'r, 'p> {
+    /// The first route matching method and path, with its named segment values.
+    Found { index: usize, params: Vec<(&'r str, &'p str)> },
+    /// Some route matches the path, none the method: these methods would be allowed.
+    MethodNotAllowed { allow: Vec<String> },
+    NotFound,
+}
+
+/// Finds the first of `routes` (method set, pattern) matching the request.
+pub fn lookup<'r, 'p>(routes: impl Iterator<Item = (&'r MethodSet, &'r PathPattern)>, method: &str, path: &'p NormalizedPath) -> Lookup<'r, 'p> {
+    let mut allow: Vec<String> = Vec::new();
+    for (index, (methods, pattern)) in routes.enumerate() {
+        if let Some(params) = pattern.matches(path) {
+            if methods.contains(method) {
+                return Lookup::Found { index, params };
+            }
+            for name in methods.names() {
+                if !allow.iter().any(|a| a == name) {
+                    allow.push(name.to_string());
+                }
+            }
+        }
+    }
+    if allow.is_empty() {
+        Lookup::NotFound
+    } else {
+        Lookup::MethodNotAllowed { allow }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::normalize;
+
+    fn pattern(s: &str) -> PathPattern {
+        PathPattern::parse(s).unwrap()
+    }
+
+    fn path(s: &str) -> NormalizedPath {
+        normalize(s).unwrap()
+    }
+
+    #[test]
+    fn exact_pattern_matches_only_that_path() {
+        let p = pattern("/health");
+        assert!(p.matches(&path("/health")).is_some());
+        assert!(p.matches(&path("/health/")).is_some(), "trailing slash is normalized away");
+        assert!(p.matches(&path("/health/deep")).is_none());
+        assert!(p.matches(&path("/healthz")).is_none());
+    }
+
+    #[test]
+    fn prefix_pattern_matches_itself_and_below() {
+        let p = pattern("/api/orders/**");
+        assert!(p.matches(&path("/api/orders")).is_some());
+        assert!(p.matches(&path("/api/orders/42/lines")).is_some());
+        assert!(p.matches(&path("/api/ordersX")).is_none());
+        assert!(p.matches(&path("/api")).is_none());
+    }
+
+    #[test]
+    fn root_patterns() {
+        assert!(pattern("/").matches(&path("/")).is_some());
+        assert!(pattern("/").matches(&path("/a")).is_none());
+        assert!(pattern("/**").matches(&path("/anything/at/all")).is_some());
+        assert!(pattern("/**").matches(&path("/")).is_some());
+    }
+
+    #[test]
+    fn named_segments_capture_one_segment() {
+        let p = pattern("/api/tenants/{tenant}/orders");
+        let target = path("/api/tenants/3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41/orders");
+        assert_eq!(p.matches(&target).unwrap(), vec![("tenant", "3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41")]);
+        assert!(p.matches(&path("/api/tenants/orders")).is_none());
+        assert!(p.matches(&path("/api/tenants/a/b/orders")).is_none());
+    }
+
+    #[test]
+    fn literals_match_case_insensitively() {
+        assert!(pattern("/admin/**").matches(&path("/ADMIN/users")).is_some());
+        assert!(pattern("/Admin").matches(&path("/admin")).is_some());
+    }
+
+    #[test]
+    fn invalid_patterns_are_rejected() {
+        for bad in ["health", "/a//b", "/a/**/b", "/a/{}", "/a/{x-y}", "/a/{x}/{x}", "/a*", "/a/../b", "/a/", "/a/%2e", "/a;b"] {
+            assert!(PathPattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn coverage_between_patterns() {
+        assert!(pattern("/**").covers(&pattern("/api/x")));
+        assert!(pattern("/api/**").covers(&pattern("/api/{id}/**")));
+        assert!(pattern("/api/{id}").covers(&pattern("/api/42")));
+        assert!(pattern("/a").covers(&pattern("/A")));
+        assert!(!pattern("/api/42").covers(&pattern("/api/{id}")));
+        assert!(!pattern("/api/{id}").covers(&pattern("/api/{id}/**")));
+        assert!(!pattern("/api/x/**").covers(&pattern("/api/**")));
+    }
+
+    #[test]
+    fn get_includes_head() {
+        let m = MethodSet::parse(Some(&["GET".to_string()])).unwrap();
+        assert!(m.contains("HEAD"));
+        assert!(!m.contains("POST"));
+    }
+
+    #[test]
+    fn invalid_method_lists_are_rejected() {
+        assert!(MethodSet::parse(Some(&[])).is_err());
+        assert!(MethodSet::parse(Some(&["get".to_string()])).is_err());
+        assert!(MethodSet::parse(Some(&["*".to_string(), "GET".to_string()])).is_err());
+        assert_eq!(MethodSet::parse(None).unwrap(), MethodSet::Any);
+    }
+
+    #[test]
+    fn first_matching_route_wins() {
+        let routes = [
+            (MethodSet::parse(Some(&["GET".into()])).unwrap(), pattern("/api/orders/{id}")),
+            (MethodSet::Any, pattern("/api/**")),
+        ];
+        let target = path("/api/orders/7");
+        assert_eq!(lookup(routes.iter().map(|(m, p)| (m, p)), "GET", &target), Lookup::Found { index: 0, params: vec![("id", "7")] });
+        assert_eq!(lookup(routes.iter().map(|(m, p)| (m, p)), "DELETE", &target), Lookup::Found { index: 1, params: vec![] });
+    }
+
+    #[test]
+    fn wrong_method_on_a_known_path_lists_the_allowed_methods() {
+        let routes = [(MethodSet::parse(Some(&["GET".into(), "POST".into()])).unwrap(), pattern("/orders"))];
+        assert_eq!(
+            lookup(routes.iter().map(|(m, p)| (m, p)), "DELETE", &path("/orders")),
+            Lookup::MethodNotAllowed { allow: vec!["GET".into(), "HEAD".into(), "POST".into()] }
+        );
+        assert_eq!(lookup(routes.iter().map(|(m, p)| (m, p)), "GET", &path("/other")), Lookup::NotFound);
+    }
+}
