@@ -17,6 +17,7 @@ help:
 	@echo "make test   run every test (host unit tests + end-to-end tests under wrangler dev)"
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
+	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name]   validate the gateway configuration offline"
 
 tools:
 	@scripts/ensure-tools.sh
@@ -31,12 +32,16 @@ dev: build
 	node dev/run.mjs
 
 unit: tools
-	cargo test --locked
+	cargo test --locked --features cli
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
 test: unit e2e
+
+CONFIG ?= wrangler.toml
+check-config:
+	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(if $(ENV),--env $(ENV))
 
 size: build
 	@raw=$$(stat -c %s build/index_bg.wasm); gz=$$(gzip -9c build/index_bg.wasm | wc -c); \

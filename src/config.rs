@@ -112,7 +112,10 @@ impl Config {
         let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|err| {
             let path = err.path().to_string();
             let field = if path == "." { CONFIG_VAR.to_string() } else { format!("{CONFIG_VAR}.{path}") };
-            vec![ConfigError::new(field, err.inner().to_string())]
+            // serde_json appends the position in the JSON form, which the operator never sees.
+            let message = err.inner().to_string();
+            let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_string();
+            vec![ConfigError::new(field, message)]
         })?;
         raw.validate()
     }
