@@ -88,14 +88,14 @@ export async function startWrangler({ config, env, persistTo, port, extraArgs = 
 }
 
 /** Writes a wrangler.json for the prebuilt worker, with the given ENTRA_EDGE config. */
-export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {}, vars = {} }) {
+export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {}, vars = {}, kv = true }) {
   fs.mkdirSync(dir, { recursive: true });
   const config = {
     name,
     main: path.join(ROOT, 'build', 'index.js'),
     compatibility_date: '2025-06-01',
     vars: { ...vars, ...(entraEdge === null ? {} : { ENTRA_EDGE: entraEdge }) },
-    kv_namespaces: [{ binding: 'JWKS_CACHE', id: 'jwks-cache-test' }],
+    kv_namespaces: kv ? [{ binding: 'JWKS_CACHE', id: 'jwks-cache-test' }] : [],
     ...extra,
   };
   const file = path.join(dir, 'wrangler.json');

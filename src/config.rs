@@ -90,6 +90,10 @@ pub struct Config {
     pub realm: String,
     pub forward_authorization: bool,
     pub keys: KeySettings,
+    /// Verified tokens remembered per isolate (0 disables the cache).
+    pub token_cache_size: usize,
+    /// Path of the edge health endpoint (None: disabled).
+    pub health_path: Option<String>,
     pub routes: RouteTable,
 }
 
@@ -139,6 +143,10 @@ struct RawConfig {
     forward_authorization: bool,
     #[serde(default)]
     keys: RawKeySettings,
+    #[serde(default = "default_token_cache_size")]
+    token_cache_size: usize,
+    #[serde(default = "default_health_path")]
+    health_path: String,
     routes: Vec<RawRoute>,
 }
 
@@ -170,6 +178,12 @@ fn default_token_versions() -> Vec<String> {
 }
 fn default_clock_skew() -> u64 {
     300
+}
+fn default_health_path() -> String {
+    "/.well-known/entra-edge/health".to_string()
+}
+fn default_token_cache_size() -> usize {
+    4096
 }
 fn default_realm() -> String {
     "entra-edge".to_string()
@@ -250,11 +264,24 @@ impl RawConfig {
         }
 
         let k = &self.keys;
-        if k.refresh_after_seconds < 60 {
-            errors.push(ConfigError::new(field("keys.refresh_after_seconds"), "must be at least 60"));
+        if k.refresh_after_seconds == 0 {
+            errors.push(ConfigError::new(field("keys.refresh_after_seconds"), "must be at least 1"));
         }
         if k.max_stale_seconds < k.refresh_after_seconds {
             errors.push(ConfigError::new(field("keys.max_stale_seconds"), "must be at least keys.refresh_after_seconds"));
+        }
+        let health_path = match self.health_path.as_str() {
+            "" => None,
+            path => match crate::path::normalize(path) {
+                Ok(normalized) if normalized.as_str() == path && path != "/" => Some(path.to_string()),
+                _ => {
+                    errors.push(ConfigError::new(field("health_path"), "must be a normalized absolute path such as /.well-known/entra-edge/health, or \"\" to disable"));
+                    None
+                }
+            },
+        };
+        if self.token_cache_size > 100_000 {
+            errors.push(ConfigError::new(field("token_cache_size"), "must be at most 100000"));
         }
         if k.fetch_timeout_ms == 0 || k.fetch_timeout_ms > 30_000 {
             errors.push(ConfigError::new(field("keys.fetch_timeout_ms"), "must be between 1 and 30000"));
@@ -278,6 +305,8 @@ impl RawConfig {
                     unknown_kid_cooldown_seconds: k.unknown_kid_cooldown_seconds,
                     fetch_timeout_ms: k.fetch_timeout_ms,
                 },
+                token_cache_size: self.token_cache_size,
+                health_path,
                 routes,
             }),
             _ => Err(errors),

@@ -1,6 +1,11 @@
-//! Signing-key cache policy: how old a tenant's key set may be, what is stored in KV, and
-//! when an unknown `kid` may trigger a refresh. Pure arithmetic on timestamps; the shell
-//! does the reads, writes and fetches.
+//! Signing-key cache policy, per authority/tenant/version: when cached keys may be used,
+//! when the authority may be asked again, and which unknown `kid`s are not worth asking
+//! about. Pure state machine over timestamps (seconds); the shell does the reads, writes
+//! and fetches and reports back with `record_*`.
+//!
+//! Microsoft's guidance, and what this implements: refresh periodically; refetch when an
+//! unknown `kid` appears, but at most once per cooldown (5 minutes by default); keep the
+//! last known good keys when a fetch fails; back off while the authority is failing.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +19,7 @@ use crate::token_version::TokenVersion;
 pub enum Freshness {
     /// Younger than `refresh_after_seconds`: use it, fetch nothing.
     Fresh,
-    /// Past refresh time but within `max_stale_seconds`: use it if a refresh fails.
+    /// Past refresh time but within `max_stale_seconds`: use it, and refresh.
     Stale,
     /// Past `max_stale_seconds`: never use it.
     Expired,
@@ -31,11 +36,130 @@ pub fn freshness(fetched_at: i64, now: i64, settings: &KeySettings) -> Freshness
     }
 }
 
-/// A tenant's keys are fetched from the authority at most once per cooldown window, whether
-/// an unknown `kid` or old keys ask for it, so random `kid`s or an authority outage cannot
-/// make the gateway hammer the authority.
-pub fn may_fetch(last_fetch_at: i64, now: i64, settings: &KeySettings) -> bool {
-    now.saturating_sub(last_fetch_at) >= settings.unknown_kid_cooldown_seconds as i64
+/// What to do for a request that needs this tenant's keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Cached keys are fresh.
+    Use,
+    /// Cached keys are stale but usable: answer with them, refresh in the background.
+    UseAndRefresh,
+    /// No usable keys: fetch now (the request waits, bounded by the fetch timeout).
+    Fetch,
+    /// No usable keys and the authority is in back-off: 503 with `Retry-After`.
+    Unavailable { retry_after: u64 },
+}
+
+/// What to do when a token names a `kid` the cached keys do not have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownKid {
+    /// Refresh now (a rotation may have happened); retry the token once afterwards.
+    Refresh,
+    /// Do not ask the authority: refused by cooldown, back-off, or the negative cache.
+    Refuse { cause: RefuseCause },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefuseCause {
+    Cooldown,
+    Backoff,
+    NegativeCache,
+}
+
+/// Unknown `kid`s remembered per tenant; a flood of random ones is bounded by this.
+const NEGATIVE_CACHE_LIMIT: usize = 1024;
+/// Failed fetches back off exponentially up to this many seconds.
+const MAX_BACKOFF_SECONDS: i64 = 60;
+
+/// Cache state of one authority/tenant/version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyState {
+    /// When the keys we hold were fetched from the authority (None: no keys).
+    pub fetched_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    /// Consecutive failed fetches.
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// Unknown kids and until when they are refused without asking.
+    negative: Vec<(String, i64)>,
+}
+
+impl KeyState {
+    fn backoff_until(&self) -> Option<i64> {
+        if self.failures == 0 {
+            return None;
+        }
+        let delay = 1i64.checked_shl(self.failures.saturating_sub(1).min(16)).unwrap_or(MAX_BACKOFF_SECONDS).min(MAX_BACKOFF_SECONDS);
+        self.last_attempt_at.map(|at| at.saturating_add(delay))
+    }
+
+    fn in_backoff(&self, now: i64) -> bool {
+        self.backoff_until().is_some_and(|until| now < until)
+    }
+
+    pub fn plan(&self, now: i64, settings: &KeySettings) -> Plan {
+        let usable = self.fetched_at.map(|at| freshness(at, now, settings));
+        match usable {
+            Some(Freshness::Fresh) => Plan::Use,
+            Some(Freshness::Stale) if self.in_backoff(now) => Plan::Use,
+            Some(Freshness::Stale) => Plan::UseAndRefresh,
+            _ if self.in_backoff(now) => Plan::Unavailable { retry_after: self.backoff_until().map_or(1, |until| (until - now).max(1) as u64) },
+            _ => Plan::Fetch,
+        }
+    }
+
+    /// Decides about an unknown `kid`, remembering it when the answer is "refuse".
+    pub fn unknown_kid(&mut self, kid: &str, now: i64, settings: &KeySettings) -> UnknownKid {
+        self.negative.retain(|(_, until)| *until > now);
+        if self.negative.iter().any(|(k, _)| k == kid) {
+            return UnknownKid::Refuse { cause: RefuseCause::NegativeCache };
+        }
+        let cooldown = settings.unknown_kid_cooldown_seconds as i64;
+        let last_contact = self.fetched_at.into_iter().chain(self.last_attempt_at).max();
+        let cause = if self.in_backoff(now) {
+            Some(RefuseCause::Backoff)
+        } else if last_contact.is_some_and(|at| now < at.saturating_add(cooldown)) {
+            Some(RefuseCause::Cooldown)
+        } else {
+            None
+        };
+        match cause {
+            Some(cause) => {
+                let until = last_contact.map_or(now, |at| at.saturating_add(cooldown)).max(self.backoff_until().unwrap_or(now));
+                self.remember_unknown(kid, until);
+                UnknownKid::Refuse { cause }
+            }
+            None => UnknownKid::Refresh,
+        }
+    }
+
+    /// After a refresh that still did not contain `kid`: refuse it until the next allowed refresh.
+    pub fn still_unknown(&mut self, kid: &str, now: i64, settings: &KeySettings) {
+        self.remember_unknown(kid, now.saturating_add(settings.unknown_kid_cooldown_seconds as i64));
+    }
+
+    fn remember_unknown(&mut self, kid: &str, until: i64) {
+        if self.negative.len() >= NEGATIVE_CACHE_LIMIT {
+            self.negative.clear();
+        }
+        self.negative.push((kid.to_owned(), until));
+    }
+
+    pub fn record_attempt(&mut self, now: i64) {
+        self.last_attempt_at = Some(now);
+    }
+
+    /// Keys fetched at `fetched_at` (now, or earlier when loaded from KV) were installed.
+    pub fn record_success(&mut self, fetched_at: i64) {
+        self.fetched_at = Some(fetched_at);
+        self.failures = 0;
+        self.last_error = None;
+        self.negative.clear();
+    }
+
+    pub fn record_failure(&mut self, error: String) {
+        self.failures = self.failures.saturating_add(1);
+        self.last_error = Some(error);
+    }
 }
 
 /// The KV key of a tenant's key document.
@@ -53,12 +177,41 @@ pub struct KeyDocument {
     pub jwks: String,
 }
 
+/// Counters an operator can read (logs, health endpoint).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KeyCounters {
+    /// Requests served by keys already in isolate memory.
+    pub memory_hits: u64,
+    /// Key sets loaded from KV instead of the authority.
+    pub kv_hits: u64,
+    /// Successful metadata + JWKS fetches from the authority.
+    pub authority_fetches: u64,
+    pub authority_failures: u64,
+    /// Unknown-kid refreshes refused by the cooldown or back-off.
+    pub refresh_refused_cooldown: u64,
+    /// Unknown kids refused from the negative cache.
+    pub negative_cache_hits: u64,
+    /// Requests served with stale keys (refresh due or failing).
+    pub stale_serves: u64,
+    /// Requests answered 503 for want of keys.
+    pub unavailable: u64,
+    pub token_cache_hits: u64,
+    pub token_cache_misses: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn settings() -> KeySettings {
         KeySettings { refresh_after_seconds: 3600, max_stale_seconds: 86_400, unknown_kid_cooldown_seconds: 300, fetch_timeout_ms: 3000 }
+    }
+
+    fn fetched(at: i64) -> KeyState {
+        let mut state = KeyState::default();
+        state.record_attempt(at);
+        state.record_success(at);
+        state
     }
 
     #[test]
@@ -79,9 +232,124 @@ mod tests {
     }
 
     #[test]
-    fn authority_is_asked_at_most_once_per_cooldown() {
-        assert!(!may_fetch(1000, 1299, &settings()));
-        assert!(may_fetch(1000, 1300, &settings()));
+    fn no_keys_means_fetch() {
+        assert_eq!(KeyState::default().plan(0, &settings()), Plan::Fetch);
+    }
+
+    #[test]
+    fn fresh_keys_are_used_without_fetching() {
+        assert_eq!(fetched(1000).plan(1000 + 3599, &settings()), Plan::Use);
+    }
+
+    #[test]
+    fn stale_keys_are_used_while_refreshing_in_the_background() {
+        assert_eq!(fetched(1000).plan(1000 + 3600, &settings()), Plan::UseAndRefresh);
+    }
+
+    #[test]
+    fn stale_keys_keep_serving_while_the_authority_fails() {
+        let mut state = fetched(1000);
+        state.record_attempt(5000);
+        state.record_failure("HTTP 500".into());
+        assert_eq!(state.plan(5000, &settings()), Plan::Use, "in back-off: no new attempt");
+        assert_eq!(state.plan(5001, &settings()), Plan::UseAndRefresh, "back-off of 1 s over");
+    }
+
+    #[test]
+    fn expired_keys_are_never_used() {
+        assert_eq!(fetched(1000).plan(1000 + 86_400, &settings()), Plan::Fetch);
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_a_minute() {
+        let mut state = KeyState::default();
+        let mut now = 0;
+        for (failures, expected) in [(1, 1), (2, 2), (3, 4), (4, 8), (7, 60), (20, 60)] {
+            while state.failures < failures {
+                state.record_attempt(now);
+                state.record_failure("down".into());
+            }
+            assert_eq!(state.plan(now, &settings()), Plan::Unavailable { retry_after: expected }, "after {failures} failures");
+            now += 1000;
+        }
+    }
+
+    #[test]
+    fn success_clears_the_back_off() {
+        let mut state = KeyState::default();
+        state.record_attempt(0);
+        state.record_failure("down".into());
+        state.record_attempt(2);
+        state.record_success(2);
+        assert_eq!(state.plan(2, &settings()), Plan::Use);
+        assert_eq!(state.last_error, None);
+    }
+
+    #[test]
+    fn unknown_kid_refreshes_after_the_cooldown() {
+        let mut state = fetched(1000);
+        assert_eq!(state.unknown_kid("new", 1000 + 300, &settings()), UnknownKid::Refresh);
+    }
+
+    #[test]
+    fn unknown_kid_within_the_cooldown_is_refused() {
+        let mut state = fetched(1000);
+        assert_eq!(state.unknown_kid("new", 1299, &settings()), UnknownKid::Refuse { cause: RefuseCause::Cooldown });
+    }
+
+    #[test]
+    fn refused_kids_are_remembered_until_the_next_allowed_refresh() {
+        let mut state = fetched(1000);
+        state.unknown_kid("random", 1100, &settings());
+        assert_eq!(state.unknown_kid("random", 1200, &settings()), UnknownKid::Refuse { cause: RefuseCause::NegativeCache });
+        assert_eq!(state.unknown_kid("random", 1300, &settings()), UnknownKid::Refresh);
+    }
+
+    #[test]
+    fn a_flood_of_random_kids_causes_at_most_one_refresh_per_cooldown() {
+        let mut state = fetched(0);
+        let mut refreshes = 0;
+        for second in 0..900 {
+            for n in 0..10 {
+                if state.unknown_kid(&format!("kid-{second}-{n}"), second, &settings()) == UnknownKid::Refresh {
+                    refreshes += 1;
+                    state.record_attempt(second);
+                    state.record_success(second);
+                }
+            }
+        }
+        assert_eq!(refreshes, 2, "at 300 s and 600 s");
+    }
+
+    #[test]
+    fn negative_cache_is_bounded() {
+        let mut state = fetched(0);
+        for n in 0..5000 {
+            state.unknown_kid(&format!("k{n}"), 1, &settings());
+        }
+        assert!(state.negative.len() <= NEGATIVE_CACHE_LIMIT);
+    }
+
+    #[test]
+    fn kid_still_unknown_after_a_refresh_is_refused_until_the_next_one() {
+        let mut state = fetched(1000);
+        state.still_unknown("gone", 1000, &settings());
+        assert_eq!(state.unknown_kid("gone", 1200, &settings()), UnknownKid::Refuse { cause: RefuseCause::NegativeCache });
+    }
+
+    #[test]
+    fn unknown_kid_during_back_off_is_refused() {
+        let mut state = fetched(0);
+        state.record_attempt(400);
+        state.record_failure("down".into());
+        assert_eq!(state.unknown_kid("new", 400, &settings()), UnknownKid::Refuse { cause: RefuseCause::Backoff });
+    }
+
+    #[test]
+    fn zero_cooldown_always_refreshes() {
+        let quick = KeySettings { unknown_kid_cooldown_seconds: 0, ..settings() };
+        let mut state = fetched(1000);
+        assert_eq!(state.unknown_kid("new", 1000, &quick), UnknownKid::Refresh);
     }
 
     #[test]

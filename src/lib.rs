@@ -22,12 +22,13 @@ pub mod routes;
 pub mod signature;
 pub mod tenant;
 pub mod token;
+pub mod token_cache;
 pub mod token_version;
 pub mod verify;
 
 mod edge;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -35,6 +36,11 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
-    edge::handle(request, env).await
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
+    edge::handle(request, env, ctx).await
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    edge::scheduled(env).await;
 }

@@ -56,6 +56,9 @@ pub fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
     if let Some(allow) = &refusal.allow {
         headers.push(("allow", allow.clone()));
     }
+    if let Some(seconds) = refusal.retry_after {
+        headers.push(("retry-after", seconds.to_string()));
+    }
     if let Some(challenge) = challenge {
         headers.push(("www-authenticate", challenge));
     }
@@ -115,8 +118,9 @@ mod tests {
 
     #[test]
     fn server_side_problems_have_no_challenge() {
-        let answer = refusal_answer(&Refusal::new(Reason::KeysUnavailable, "authority unreachable"), "api");
+        let answer = refusal_answer(&Refusal::new(Reason::KeysUnavailable, "authority unreachable").with_retry_after(8), "api");
         assert_eq!(answer.status, 503);
+        assert_eq!(header(&answer, "retry-after"), Some("8"));
         assert_eq!(header(&answer, "www-authenticate"), None);
     }
 

@@ -108,6 +108,8 @@ pub struct Refusal {
     pub allow: Option<String>,
     /// A Conditional Access claims challenge (401 `insufficient_claims`).
     pub step_up: Option<StepUp>,
+    /// Seconds until retrying may help (`Retry-After` of a 503 or 429).
+    pub retry_after: Option<u64>,
 }
 
 /// What a client needs to acquire a token satisfying an authentication context.
@@ -120,7 +122,7 @@ pub struct StepUp {
 
 impl Refusal {
     pub fn new(reason: Reason, detail: impl Into<String>) -> Refusal {
-        Refusal { reason, detail: detail.into(), scope: None, allow: None, step_up: None }
+        Refusal { reason, detail: detail.into(), scope: None, allow: None, step_up: None, retry_after: None }
     }
 
     pub fn with_scope(mut self, scope: impl Into<String>) -> Refusal {
@@ -130,6 +132,11 @@ impl Refusal {
 
     pub fn with_allow(mut self, allow: impl Into<String>) -> Refusal {
         self.allow = Some(allow.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Refusal {
+        self.retry_after = Some(seconds);
         self
     }
 

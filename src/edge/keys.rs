@@ -1,7 +1,10 @@
 //! The signing-key tiers: isolate memory → KV (`JWKS_CACHE`) → the authority.
 //!
-//! Policy (freshness, cooldown, KV layout) lives in `key_cache`; this file only moves
-//! bytes between the tiers. KV failures fall through to the next tier and are logged.
+//! Policy (freshness, cooldown, back-off, negative cache) is `key_cache::KeyState`; this
+//! file moves bytes between the tiers. Concurrent requests of an isolate that need the
+//! same tenant's keys share one refresh (single flight). Stale keys are served at once
+//! while the refresh runs after the response (`wait_until`). KV failures fall through to
+//! the next tier and are logged, never failing a request by themselves.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,12 +12,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use worker::{AbortController, Delay, Env, Fetch, Method, Request, RequestInit};
+use worker::{AbortController, Context, Delay, Env, Fetch, Method, Request, RequestInit};
 
 use crate::config::Config;
 use crate::discovery::{metadata_url, OpenIdMetadata};
 use crate::jwks::{parse_jwks, KeySet, SigningKey};
-use crate::key_cache::{freshness, kv_key, may_fetch, Freshness, KeyDocument};
+use crate::key_cache::{freshness, kv_key, Freshness, KeyCounters, KeyDocument, KeyState, Plan, UnknownKid};
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
 use crate::tenant::TenantId;
@@ -28,120 +31,251 @@ pub const KV_BINDING: &str = "JWKS_CACHE";
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
 pub type Keys = Rc<TenantKeys<<WebCrypto as SignatureBackend>::Key>>;
-
-struct Entry {
-    keys: Keys,
-    fetched_at: i64,
-    /// Last time this isolate asked the authority (success or not).
-    last_fetch_at: i64,
-}
-
 type CacheKey = (TenantId, TokenVersion);
 
+#[derive(Default)]
+struct Slot {
+    state: KeyState,
+    keys: Option<Keys>,
+    /// Since when (ms) a request of this isolate has been refreshing these keys.
+    refreshing_since: Option<u64>,
+}
+
 thread_local! {
-    static MEMORY: RefCell<HashMap<CacheKey, Entry>> = RefCell::new(HashMap::new());
+    static SLOTS: RefCell<HashMap<CacheKey, Slot>> = RefCell::new(HashMap::new());
+    static COUNTERS: RefCell<KeyCounters> = RefCell::new(KeyCounters::default());
 }
 
-fn remembered(key: &CacheKey) -> Option<(Keys, i64, i64)> {
-    MEMORY.with(|m| m.borrow().get(key).map(|e| (e.keys.clone(), e.fetched_at, e.last_fetch_at)))
+fn with_slot<R>(key: &CacheKey, f: impl FnOnce(&mut Slot) -> R) -> R {
+    SLOTS.with(|slots| f(slots.borrow_mut().entry(key.clone()).or_default()))
 }
 
-fn remember(key: CacheKey, keys: Keys, fetched_at: i64, last_fetch_at: i64) {
-    MEMORY.with(|m| m.borrow_mut().insert(key, Entry { keys, fetched_at, last_fetch_at }));
+pub fn count(f: impl FnOnce(&mut KeyCounters)) {
+    COUNTERS.with(|c| f(&mut c.borrow_mut()));
 }
 
-fn note_fetch_attempt(key: &CacheKey, at: i64) {
-    MEMORY.with(|m| {
-        if let Some(entry) = m.borrow_mut().get_mut(key) {
-            entry.last_fetch_at = at;
-        }
-    });
+pub fn counters() -> KeyCounters {
+    COUNTERS.with(|c| *c.borrow())
+}
+
+/// Cache state of every tenant this isolate has seen: (tenant, version, state, key count).
+pub fn snapshot() -> Vec<(TenantId, TokenVersion, KeyState, usize)> {
+    SLOTS.with(|slots| {
+        let mut rows: Vec<_> = slots
+            .borrow()
+            .iter()
+            .map(|((tenant, version), slot)| (tenant.clone(), *version, slot.state.clone(), slot.keys.as_ref().map_or(0, |k| k.keys.len())))
+            .collect();
+        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        rows
+    })
+}
+
+/// True when `kid` is among the keys currently held for the tenant (a retired key is not).
+pub fn holds_kid(tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
+    SLOTS.with(|slots| slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|k| k.keys.find(kid).is_some()))
 }
 
 fn log(event: &str, tenant: &TenantId, version: TokenVersion, detail: &str) {
     worker::console_log!("{}", serde_json::json!({ "event": event, "tenant": tenant.as_str(), "version": version.as_str(), "detail": detail }));
 }
 
+/// Everything a refresh needs, owned, so it can outlive the request that started it.
+#[derive(Clone)]
+pub struct KeySource {
+    pub env: Env,
+    pub config: Rc<Config>,
+    pub backend: WebCrypto,
+}
+
 /// The keys to verify a token of `tenant`/`version` with at time `now`.
-pub async fn keys_for(env: &Env, config: &Config, backend: &WebCrypto, tenant: &TenantId, version: TokenVersion, now: i64) -> Result<Keys, Refusal> {
-    let cache_key = (tenant.clone(), version);
-    let mut best = remembered(&cache_key);
-    if let Some((keys, fetched_at, _)) = &best {
-        if freshness(*fetched_at, now, &config.keys) == Freshness::Fresh {
-            return Ok(keys.clone());
+pub async fn keys_for(source: &KeySource, ctx: &Context, tenant: &TenantId, version: TokenVersion, now: i64) -> Result<Keys, Refusal> {
+    let key = (tenant.clone(), version);
+    let (plan, cached) = with_slot(&key, |slot| (slot.state.plan(now, &source.config.keys), slot.keys.clone()));
+    match (plan, cached) {
+        (Plan::Use, Some(keys)) => {
+            count(|c| c.memory_hits += 1);
+            Ok(keys)
         }
+        (Plan::UseAndRefresh, Some(keys)) => {
+            count(|c| c.stale_serves += 1);
+            if !is_refreshing(&key, &source.config) {
+                let (source, key) = (source.clone(), key.clone());
+                ctx.wait_until(async move {
+                    let _ = refresh_once(&source, &key, now, None).await;
+                });
+            }
+            Ok(keys)
+        }
+        (Plan::Unavailable { retry_after }, _) => {
+            count(|c| c.unavailable += 1);
+            Err(unavailable(retry_after))
+        }
+        _ => match refresh_once(source, &key, now, None).await {
+            Ok(keys) => Ok(keys),
+            Err(_) => {
+                count(|c| c.unavailable += 1);
+                let retry_after = match with_slot(&key, |slot| slot.state.plan(now, &source.config.keys)) {
+                    Plan::Unavailable { retry_after } => retry_after,
+                    _ => 1,
+                };
+                Err(unavailable(retry_after))
+            }
+        },
     }
+}
 
-    // Memory is empty or old: another isolate may have refreshed KV already.
-    if let Some(document) = read_kv(env, config, tenant, version).await {
-        let newer = best.as_ref().is_none_or(|(_, fetched_at, _)| document.fetched_at > *fetched_at);
-        if newer && freshness(document.fetched_at, now, &config.keys) != Freshness::Expired {
-            match load_document(backend, &document).await {
-                Ok(keys) => {
-                    let last_fetch_at = best.as_ref().map_or(i64::MIN, |b| b.2);
-                    remember(cache_key.clone(), keys.clone(), document.fetched_at, last_fetch_at);
-                    if freshness(document.fetched_at, now, &config.keys) == Freshness::Fresh {
-                        return Ok(keys);
-                    }
-                    best = Some((keys, document.fetched_at, last_fetch_at));
+fn unavailable(retry_after: u64) -> Refusal {
+    Refusal::new(Reason::KeysUnavailable, "the authority's signing keys cannot be obtained right now").with_retry_after(retry_after)
+}
+
+/// A token named `kid`, which `current` lacks: refresh once if the policy allows it.
+/// Returns the keys to verify with (refreshed or not).
+pub async fn after_unknown_kid(source: &KeySource, tenant: &TenantId, version: TokenVersion, kid: &str, now: i64, current: Keys) -> Keys {
+    let key = (tenant.clone(), version);
+    match with_slot(&key, |slot| slot.state.unknown_kid(kid, now, &source.config.keys)) {
+        UnknownKid::Refuse { cause } => {
+            count(|c| match cause {
+                crate::key_cache::RefuseCause::NegativeCache => c.negative_cache_hits += 1,
+                _ => c.refresh_refused_cooldown += 1,
+            });
+            current
+        }
+        UnknownKid::Refresh => match refresh_once(source, &key, now, Some(kid)).await {
+            Ok(keys) => {
+                if keys.keys.find(kid).is_none() {
+                    with_slot(&key, |slot| slot.state.still_unknown(kid, now, &source.config.keys));
                 }
-                Err(err) => log("kv_document_unusable", tenant, version, &err),
+                keys
+            }
+            Err(_) => current,
+        },
+    }
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// A refresh older than this is presumed abandoned (its request was cancelled).
+fn refresh_deadline_ms(config: &Config) -> u64 {
+    2 * config.keys.fetch_timeout_ms + 1000
+}
+
+fn is_refreshing(key: &CacheKey, config: &Config) -> bool {
+    let since = with_slot(key, |slot| slot.refreshing_since);
+    since.is_some_and(|since| now_ms().saturating_sub(since) < refresh_deadline_ms(config))
+}
+
+/// Single flight: the first request refreshes; concurrent ones wait for its result.
+///
+/// Waiters poll isolate memory on their own timer instead of awaiting the leader's
+/// future: the runtime cancels a request that waits only on another request's I/O as
+/// hung.
+async fn refresh_once(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
+    if !is_refreshing(key, &source.config) {
+        with_slot(key, |slot| slot.refreshing_since = Some(now_ms()));
+        let result = refresh_tiers(source, key, now, wanted_kid).await;
+        with_slot(key, |slot| slot.refreshing_since = None);
+        return result;
+    }
+    while is_refreshing(key, &source.config) {
+        Delay::from(Duration::from_millis(5)).await;
+    }
+    with_slot(key, |slot| match (&slot.keys, &slot.state.last_error) {
+        (Some(keys), None) => Ok(keys.clone()),
+        (_, Some(error)) => Err(error.clone()),
+        (None, None) => Err("the refresh in flight was abandoned".to_string()),
+    })
+}
+
+/// KV first (another isolate or the cron may have refreshed), then the authority.
+async fn refresh_tiers(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
+    let (tenant, version) = key;
+    let settings = &source.config.keys;
+    let held_since = with_slot(key, |slot| slot.state.fetched_at);
+
+    if let Some(document) = read_kv(source, tenant, *version).await {
+        let newer = held_since.is_none_or(|at| document.fetched_at > at);
+        if newer && freshness(document.fetched_at, now, settings) == Freshness::Fresh {
+            match load_document(&source.backend, &document).await {
+                Ok(keys) if wanted_kid.is_none_or(|kid| keys.keys.find(kid).is_some()) => {
+                    count(|c| c.kv_hits += 1);
+                    install(key, keys.clone(), document.fetched_at);
+                    return Ok(keys);
+                }
+                Ok(_) => {}
+                Err(err) => log("kv_document_unusable", tenant, *version, &err),
             }
         }
     }
 
-    // Usable old keys and a recent fetch attempt: do not ask the authority again yet.
-    if let Some((keys, fetched_at, last_fetch_at)) = &best {
-        if !may_fetch(*last_fetch_at, now, &config.keys) && freshness(*fetched_at, now, &config.keys) != Freshness::Expired {
-            return Ok(keys.clone());
+    with_slot(key, |slot| slot.state.record_attempt(now));
+    match fetch_from_authority(source, tenant, *version, now).await {
+        Ok((keys, document)) => {
+            count(|c| c.authority_fetches += 1);
+            install(key, keys.clone(), now);
+            log("keys_fetched", tenant, *version, &format!("{} keys", keys.keys.len()));
+            write_kv(source, tenant, *version, &document).await;
+            Ok(keys)
+        }
+        Err(err) => {
+            count(|c| c.authority_failures += 1);
+            with_slot(key, |slot| slot.state.record_failure(err.clone()));
+            log("key_fetch_failed", tenant, *version, &err);
+            Err(err)
         }
     }
+}
 
-    match refresh(env, config, backend, tenant, version, now).await {
-        Ok(keys) => Ok(keys),
-        Err(err) => {
-            log("key_fetch_failed", tenant, version, &err);
-            match best {
-                Some((keys, fetched_at, _)) if freshness(fetched_at, now, &config.keys) != Freshness::Expired => {
-                    log("stale_keys_served", tenant, version, &format!("age {}s", now - fetched_at));
-                    Ok(keys)
+fn install(key: &CacheKey, keys: Keys, fetched_at: i64) {
+    with_slot(key, |slot| {
+        slot.keys = Some(keys);
+        slot.state.record_success(fetched_at);
+    });
+}
+
+/// The cron refresh: fetch every configured tenant's keys whose KV copy is past half its
+/// refresh time, so user requests rarely wait for the authority.
+pub async fn scheduled_refresh(source: &KeySource, now: i64) {
+    let config = source.config.clone();
+    for tenant in &config.tenants {
+        for version in &config.token_versions {
+            let due = match read_kv(source, tenant, *version).await {
+                Some(doc) => now.saturating_sub(doc.fetched_at) as u64 >= config.keys.refresh_after_seconds / 2,
+                None => true,
+            };
+            if !due {
+                continue;
+            }
+            let key = (tenant.clone(), *version);
+            with_slot(&key, |slot| slot.state.record_attempt(now));
+            match fetch_from_authority(source, tenant, *version, now).await {
+                Ok((keys, document)) => {
+                    count(|c| c.authority_fetches += 1);
+                    install(&key, keys, now);
+                    write_kv(source, tenant, *version, &document).await;
+                    log("keys_refreshed_by_schedule", tenant, *version, "ok");
                 }
-                _ => Err(Refusal::new(Reason::KeysUnavailable, "the authority's signing keys cannot be obtained right now")),
+                Err(err) => {
+                    count(|c| c.authority_failures += 1);
+                    with_slot(&key, |slot| slot.state.record_failure(err.clone()));
+                    log("key_fetch_failed", tenant, *version, &err);
+                }
             }
         }
     }
 }
 
-/// After a token named an unknown `kid`: refresh from the authority, unless this tenant
-/// was fetched within the cooldown window. Returns the new keys if a refresh happened.
-pub async fn refresh_for_unknown_kid(env: &Env, config: &Config, backend: &WebCrypto, tenant: &TenantId, version: TokenVersion, now: i64) -> Option<Keys> {
-    let last_fetch_at = remembered(&(tenant.clone(), version)).map_or(i64::MIN, |e| e.2);
-    if !may_fetch(last_fetch_at, now, &config.keys) {
-        return None;
-    }
-    match refresh(env, config, backend, tenant, version, now).await {
-        Ok(keys) => Some(keys),
-        Err(err) => {
-            log("key_fetch_failed", tenant, version, &err);
-            None
-        }
-    }
-}
-
-/// Fetches metadata and JWKS from the authority, stores them in memory and KV.
-async fn refresh(env: &Env, config: &Config, backend: &WebCrypto, tenant: &TenantId, version: TokenVersion, now: i64) -> Result<Keys, String> {
-    let cache_key = (tenant.clone(), version);
-    note_fetch_attempt(&cache_key, now);
+async fn fetch_from_authority(source: &KeySource, tenant: &TenantId, version: TokenVersion, now: i64) -> Result<(Keys, KeyDocument), String> {
+    let config = &source.config;
     let timeout = Duration::from_millis(config.keys.fetch_timeout_ms);
     let metadata_json = fetch_document(&metadata_url(&config.authority, tenant, version), timeout).await?;
     let metadata = OpenIdMetadata::parse(metadata_json.as_bytes())?;
     let jwks = fetch_document(&metadata.jwks_uri, timeout).await?;
     let document = KeyDocument { fetched_at: now, metadata, jwks };
-    let keys = load_document(backend, &document).await?;
-    remember(cache_key, keys.clone(), now, now);
-    log("keys_fetched", tenant, version, &format!("{} keys", keys.keys.len()));
-    write_kv(env, config, tenant, version, &document).await;
-    Ok(keys)
+    let keys = load_document(&source.backend, &document).await?;
+    Ok((keys, document))
 }
 
 async fn load_document(backend: &WebCrypto, document: &KeyDocument) -> Result<Keys, String> {
@@ -187,15 +321,15 @@ async fn fetch_document(url: &str, timeout: Duration) -> Result<String, String> 
     }
 }
 
-async fn read_kv(env: &Env, config: &Config, tenant: &TenantId, version: TokenVersion) -> Option<KeyDocument> {
-    let kv = match env.kv(KV_BINDING) {
+async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -> Option<KeyDocument> {
+    let kv = match source.env.kv(KV_BINDING) {
         Ok(kv) => kv,
         Err(_) => {
             log("kv_unavailable", tenant, version, "JWKS_CACHE binding missing");
             return None;
         }
     };
-    match kv.get(&kv_key(&config.authority, tenant, version)).text().await {
+    match kv.get(&kv_key(&source.config.authority, tenant, version)).text().await {
         Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| log("kv_document_unusable", tenant, version, &e.to_string())).ok(),
         Ok(None) => None,
         Err(err) => {
@@ -205,12 +339,12 @@ async fn read_kv(env: &Env, config: &Config, tenant: &TenantId, version: TokenVe
     }
 }
 
-async fn write_kv(env: &Env, config: &Config, tenant: &TenantId, version: TokenVersion, document: &KeyDocument) {
-    let Ok(kv) = env.kv(KV_BINDING) else { return };
+async fn write_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion, document: &KeyDocument) {
+    let Ok(kv) = source.env.kv(KV_BINDING) else { return };
     let Ok(text) = serde_json::to_string(document) else { return };
     // KV's minimum TTL is 60 s; keep the document as long as it may be served stale.
-    let ttl = config.keys.max_stale_seconds.max(60);
-    let result = match kv.put(&kv_key(&config.authority, tenant, version), text) {
+    let ttl = source.config.keys.max_stale_seconds.max(60);
+    let result = match kv.put(&kv_key(&source.config.authority, tenant, version), text) {
         Ok(put) => put.expiration_ttl(ttl).execute().await,
         Err(err) => Err(err),
     };

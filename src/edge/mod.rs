@@ -1,13 +1,17 @@
 //! The worker shell: I/O only. Each step's decision is made by the pure core:
 //! path → route → (preflight) → token → principal → policy → origin.
 
+mod health;
 mod keys;
 mod proxy;
 mod respond;
 mod state;
 mod webcrypto;
 
-use worker::{Date, Env, Request, Response, Result};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::{Context, Date, Env, Request, Response, Result};
 
 use crate::config::Config;
 use crate::cors::Preflight;
@@ -18,8 +22,10 @@ use crate::principal::Principal;
 use crate::reason::{Reason, Refusal};
 use crate::routes::{Route, RouteLookup};
 use crate::token::UnverifiedToken;
+use crate::token_cache::{token_hash, TokenCache};
 use crate::verify::authenticate;
 
+use self::keys::KeySource;
 use self::proxy::Forwarded;
 use self::webcrypto::WebCrypto;
 
@@ -41,12 +47,23 @@ struct Outcome {
     reason: Option<Reason>,
 }
 
-pub async fn handle(request: Request, env: Env) -> Result<Response> {
+thread_local! {
+    static TOKEN_CACHE: RefCell<Option<TokenCache>> = const { RefCell::new(None) };
+}
+
+/// The cron trigger: refresh configured tenants' keys ahead of expiry.
+pub async fn scheduled(env: Env) {
+    let Ok(config) = state::config(&env) else { return };
+    let Ok(backend) = WebCrypto::new() else { return };
+    keys::scheduled_refresh(&KeySource { env, config, backend }, now_seconds()).await;
+}
+
+pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
     let method = request.method().to_string();
     let path = request.path();
     let (response, outcome) = match state::config(&env) {
-        Ok(config) => serve(request, &env, &config).await?,
+        Ok(config) => serve(request, &env, &ctx, &config).await?,
         Err(refusal) => (respond::refusal(&refusal, FALLBACK_REALM)?, Outcome { reason: Some(refusal.reason), ..Outcome::default() }),
     };
 
@@ -73,13 +90,16 @@ fn refused(refusal: Refusal, config: &Config, route: Option<&Route>) -> Result<(
     Ok((respond::refusal(&refusal, &config.realm)?, outcome))
 }
 
-async fn serve(request: Request, env: &Env, config: &Config) -> Result<(Response, Outcome)> {
+async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>) -> Result<(Response, Outcome)> {
     let url = request.url()?;
     let path = match normalize(url.path()) {
         Ok(path) => path,
         Err(problem) => return refused(Refusal::new(Reason::PathInvalid, problem.describe()), config, None),
     };
     let method = request.method().to_string();
+    if config.health_path.as_deref() == Some(path.as_str()) && (method == "GET" || method == "HEAD") {
+        return Ok((health::answer(config, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
+    }
     let origin = request.headers().get("origin")?;
 
     if method == "OPTIONS" {
@@ -100,7 +120,7 @@ async fn serve(request: Request, env: &Env, config: &Config) -> Result<(Response
 
     let decision = match &route.access {
         Access::Public => Ok(None),
-        Access::Authenticated(requirements) => match authenticate_request(&request, env, config).await {
+        Access::Authenticated(requirements) => match authenticate_request(&request, env, ctx, config).await {
             Ok(principal) => authorize(requirements, &principal, &params, &config.authority).map(|()| Some(principal)),
             Err(refusal) => Err(refusal),
         },
@@ -143,21 +163,48 @@ fn preflight(config: &Config, path: &crate::path::NormalizedPath, origin: &str, 
     }
 }
 
-/// Bearer token → unverified token → keys → `Principal`.
-async fn authenticate_request(request: &Request, env: &Env, config: &Config) -> std::result::Result<Principal, Refusal> {
+/// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.
+async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, config: &Rc<Config>) -> std::result::Result<Principal, Refusal> {
     let authorization = request.headers().get("authorization").ok().flatten();
     let raw = bearer_token(authorization.as_deref())?;
-    let token = UnverifiedToken::parse(raw, config)?;
-    let (tenant, version) = (token.tenant().clone(), token.version());
-    let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, e))?;
     let now = now_seconds();
-
-    let keys = keys::keys_for(env, config, &backend, &tenant, version, now).await?;
-    if keys.keys.find(token.kid()).is_none() {
-        // Possibly a rotation: one refresh (rate-limited per tenant) before refusing.
-        if let Some(refreshed) = keys::refresh_for_unknown_kid(env, config, &backend, &tenant, version, now).await {
-            return authenticate(token, &refreshed, &backend, config, now).await;
-        }
+    let hash = token_hash(raw);
+    if let Some(principal) = cached_principal(&hash, now, config.token_cache_size) {
+        keys::count(|c| c.token_cache_hits += 1);
+        return Ok(principal);
     }
-    authenticate(token, &keys, &backend, config, now).await
+    keys::count(|c| c.token_cache_misses += 1);
+
+    let token = UnverifiedToken::parse(raw, config)?;
+    let (tenant, version, kid) = (token.tenant().clone(), token.version(), token.kid().to_owned());
+    let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, e))?;
+    let source = KeySource { env: env.clone(), config: config.clone(), backend };
+
+    let mut keys = keys::keys_for(&source, ctx, &tenant, version, now).await?;
+    if keys.keys.find(&kid).is_none() {
+        // Possibly a rotation: refresh once, within the cooldown and negative-cache rules.
+        keys = keys::after_unknown_kid(&source, &tenant, version, &kid, now, keys).await;
+    }
+    let principal = authenticate(token, &keys, &source.backend, config, now).await?;
+    TOKEN_CACHE.with(|cache| {
+        if let Some(cache) = cache.borrow_mut().as_mut() {
+            cache.insert(hash, principal.clone(), kid);
+        }
+    });
+    Ok(principal)
+}
+
+/// A principal verified earlier from the same token, if its key is still current.
+fn cached_principal(hash: &crate::token_cache::TokenHash, now: i64, capacity: usize) -> Option<Principal> {
+    TOKEN_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let cache = cache.get_or_insert_with(|| TokenCache::new(capacity));
+        let (principal, kid) = cache.get(hash, now)?;
+        if keys::holds_kid(principal.tenant(), principal.version(), kid) {
+            Some(principal.clone())
+        } else {
+            cache.remove(hash);
+            None
+        }
+    })
 }

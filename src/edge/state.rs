@@ -11,6 +11,13 @@ use crate::reason::{Reason, Refusal};
 
 thread_local! {
     static CONFIG: OnceCell<Result<Rc<Config>, Refusal>> = const { OnceCell::new() };
+    static DIGEST: OnceCell<String> = const { OnceCell::new() };
+}
+
+/// `sha256:` and the first 16 hex digits of the configuration's JSON form, so operators
+/// can tell which configuration an isolate runs.
+pub fn config_digest() -> String {
+    DIGEST.with(|d| d.get().cloned().unwrap_or_default())
 }
 
 /// The isolate's configuration, or the refusal every request gets while it is invalid.
@@ -32,6 +39,11 @@ fn load(env: &Env) -> Result<Rc<Config>, Refusal> {
         Some(text) => text,
         None => JSON::stringify(&value).ok().and_then(|s| s.as_string()).ok_or_else(|| invalid(format!("{CONFIG_VAR}: is not JSON")))?,
     };
+    DIGEST.with(|d| {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::digest(json.as_bytes());
+        let _ = d.set(format!("sha256:{}", hash.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()));
+    });
     Config::from_json(&json).map(Rc::new).map_err(|errors| {
         invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
     })

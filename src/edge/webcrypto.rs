@@ -10,7 +10,8 @@ use crate::signature::SignatureBackend;
 
 const ALGORITHM: &str = "RSASSA-PKCS1-v1_5";
 
-/// `crypto.subtle`, looked up once per call site.
+/// `crypto.subtle` of the runtime.
+#[derive(Clone)]
 pub struct WebCrypto {
     subtle: JsValue,
 }

@@ -15,7 +15,7 @@ export * from '../../dev/demo.mjs';
  * allowed, both audiences, one catch-all authenticated route, origin and authority
  * pointing at the local servers).
  */
-export async function startStack({ config = {}, rawConfig, vars = {} } = {}) {
+export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArgs = [], kv = true } = {}) {
   const authority = await startAuthority();
   const origin = await startOrigin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-test-'));
@@ -27,25 +27,38 @@ export async function startStack({ config = {}, rawConfig, vars = {} } = {}) {
     routes: [{ path: '/**' }],
     ...config,
   };
-  const configFile = writeTestConfig(dir, { entraEdge, vars });
+  const configFile = writeTestConfig(dir, { entraEdge, vars, kv });
+  const persistTo = path.join(dir, 'state');
+  const launch = () => startWrangler({ config: configFile, persistTo, extraArgs: gatewayArgs });
   let gateway;
   try {
-    gateway = await startWrangler({ config: configFile, persistTo: path.join(dir, 'state') });
+    gateway = await launch();
   } catch (err) {
     await Promise.all([authority.close(), origin.close()]);
     throw err;
   }
 
-  return {
+  const stack = {
     authority,
     origin,
     gateway,
     url: gateway.url,
+    /** Stops workerd and starts it again on the same state folder (KV survives, memory does not). */
+    async restartGateway() {
+      await stack.gateway.stop();
+      stack.gateway = await launch();
+      stack.url = stack.gateway.url;
+    },
+    /** The edge health document. */
+    async health() {
+      const res = await fetch(`${stack.url}/.well-known/entra-edge/health`);
+      return res.json();
+    },
     /** Waits (bounded) until the gateway's output matches `pattern`. */
     async waitForOutput(pattern, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        if (pattern.test(gateway.output())) return true;
+        if (pattern.test(stack.gateway.output())) return true;
         await new Promise((r) => setTimeout(r, 50));
       }
       return false;
@@ -54,7 +67,7 @@ export async function startStack({ config = {}, rawConfig, vars = {} } = {}) {
     async request(pathname, { token, headers = {}, ...init } = {}) {
       const h = { ...headers };
       if (token) h.authorization = `Bearer ${token}`;
-      return fetch(gateway.url + pathname, { ...init, headers: h, redirect: 'manual' });
+      return fetch(stack.url + pathname, { ...init, headers: h, redirect: 'manual' });
     },
     /** Mints a v2 delegated token for the demo tenant and API unless told otherwise. */
     mint(options = {}) {
@@ -67,9 +80,10 @@ export async function startStack({ config = {}, rawConfig, vars = {} } = {}) {
       });
     },
     async stop() {
-      await gateway.stop();
+      await stack.gateway.stop();
       await Promise.all([authority.close(), origin.close()]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+  return stack;
 }

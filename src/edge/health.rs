@@ -1,0 +1,48 @@
+//! The edge health endpoint: version, configuration digest, per-tenant key-cache state
+//! and cache counters of this isolate. Never a secret or a token.
+
+use serde_json::json;
+use worker::{Response, Result};
+
+use crate::config::Config;
+use crate::key_cache::{freshness, Freshness};
+use crate::problem::Answer;
+
+use super::{keys, respond, state};
+
+pub fn answer(config: &Config, now: i64) -> Result<Response> {
+    let tenants: Vec<_> = keys::snapshot()
+        .into_iter()
+        .map(|(tenant, version, state, key_count)| {
+            let cache = match state.fetched_at.map(|at| freshness(at, now, &config.keys)) {
+                None => "empty",
+                Some(Freshness::Fresh) => "fresh",
+                Some(Freshness::Stale) => "stale",
+                Some(Freshness::Expired) => "expired",
+            };
+            json!({
+                "tenant": tenant.as_str(),
+                "version": version.as_str(),
+                "cache": cache,
+                "key_count": key_count,
+                "age_seconds": state.fetched_at.map(|at| now.saturating_sub(at)),
+                "consecutive_failures": state.failures,
+                "last_error": state.last_error,
+            })
+        })
+        .collect();
+    let degraded = tenants.iter().any(|t| t["consecutive_failures"].as_u64().unwrap_or(0) > 0);
+    let body = json!({
+        "status": if degraded { "degraded" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "config_digest": state::config_digest(),
+        "routes": config.routes.routes().len(),
+        "key_cache": tenants,
+        "counters": keys::counters(),
+    });
+    respond::answer(Answer {
+        status: 200,
+        headers: vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".to_string())],
+        body: body.to_string(),
+    })
+}
