@@ -5,6 +5,8 @@ import http from 'node:http';
 export class RecordingOrigin {
   constructor() {
     this.requests = [];
+    /** Optional hook: (record) => ({ status, headers, body, delayMs }) to vary the answer. */
+    this.behaviour = null;
     this.server = null;
     this.url = null;
   }
@@ -18,8 +20,14 @@ export class RecordingOrigin {
         const record = { method: req.method, url: req.url, headers: { ...req.headers }, body };
         this.requests.push(record);
         const identity = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-entra-')));
-        res.writeHead(200, { 'content-type': 'application/json', 'x-origin': 'demo' });
-        res.end(JSON.stringify({ message: 'hello from the origin', method: req.method, path: req.url, identity, body }));
+        const custom = this.behaviour?.(record) ?? {};
+        const answer = () => {
+          if (res.destroyed) return;
+          res.writeHead(custom.status ?? 200, { 'content-type': 'application/json', 'x-origin': 'demo', ...(custom.headers ?? {}) });
+          res.end(custom.body ?? JSON.stringify({ message: 'hello from the origin', method: req.method, path: req.url, identity, body }));
+        };
+        if (custom.delayMs) setTimeout(answer, custom.delayMs);
+        else answer();
       });
     });
     await new Promise((resolve, reject) => {
@@ -33,6 +41,7 @@ export class RecordingOrigin {
   /** Forgets what was recorded so far. */
   reset() {
     this.requests = [];
+    this.behaviour = null;
   }
 
   async close() {

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::routes::{RawRoute, RouteTable};
+use crate::security_headers::{RawSecurityHeaders, SecurityHeaders};
 use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
 
@@ -77,6 +78,35 @@ pub struct KeySettings {
     pub fetch_timeout_ms: u64,
 }
 
+/// How much the access log says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Access lines of every request, and key-cache events.
+    Info,
+    /// Only refused or failed requests (4xx, 5xx) and warnings.
+    Warn,
+    /// Only 5xx answers and errors.
+    Error,
+    Off,
+}
+
+/// How user identifiers (`oid`, `upn`) appear in logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserIdForm {
+    Omit,
+    /// `sha256:` + 16 hex digits: correlatable, not readable.
+    Hash,
+    Plain,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub level: LogLevel,
+    pub user_ids: UserIdForm,
+}
+
 /// The validated gateway configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -94,6 +124,12 @@ pub struct Config {
     pub token_cache_size: usize,
     /// Path of the edge health endpoint (None: disabled).
     pub health_path: Option<String>,
+    pub security_headers: SecurityHeaders,
+    /// Bound on waiting for the origin's response headers (504 after it).
+    pub origin_timeout_ms: u64,
+    /// Show internal details (e.g. why the origin failed) in problem bodies. Never in production.
+    pub debug: bool,
+    pub log: LogSettings,
     pub routes: RouteTable,
 }
 
@@ -147,6 +183,16 @@ struct RawConfig {
     token_cache_size: usize,
     #[serde(default = "default_health_path")]
     health_path: String,
+    #[serde(default)]
+    security_headers: RawSecurityHeaders,
+    #[serde(default = "default_origin_timeout")]
+    origin_timeout_ms: u64,
+    #[serde(default)]
+    debug: bool,
+    #[serde(default = "default_log_level")]
+    log_level: LogLevel,
+    #[serde(default = "default_log_user_ids")]
+    log_user_ids: UserIdForm,
     routes: Vec<RawRoute>,
 }
 
@@ -178,6 +224,15 @@ fn default_token_versions() -> Vec<String> {
 }
 fn default_clock_skew() -> u64 {
     300
+}
+fn default_origin_timeout() -> u64 {
+    30_000
+}
+fn default_log_level() -> LogLevel {
+    LogLevel::Info
+}
+fn default_log_user_ids() -> UserIdForm {
+    UserIdForm::Hash
 }
 fn default_health_path() -> String {
     "/.well-known/entra-edge/health".to_string()
@@ -280,6 +335,10 @@ impl RawConfig {
                 }
             },
         };
+        let security_headers = self.security_headers.build(&mut errors);
+        if self.origin_timeout_ms == 0 || self.origin_timeout_ms > 300_000 {
+            errors.push(ConfigError::new(field("origin_timeout_ms"), "must be between 1 and 300000"));
+        }
         if self.token_cache_size > 100_000 {
             errors.push(ConfigError::new(field("token_cache_size"), "must be at most 100000"));
         }
@@ -307,6 +366,10 @@ impl RawConfig {
                 },
                 token_cache_size: self.token_cache_size,
                 health_path,
+                security_headers,
+                origin_timeout_ms: self.origin_timeout_ms,
+                debug: self.debug,
+                log: LogSettings { level: self.log_level, user_ids: self.log_user_ids },
                 routes,
             }),
             _ => Err(errors),

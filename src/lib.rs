@@ -4,6 +4,11 @@
 //! The crate is a pure core (no `worker` types; unit-tested on the host) and a thin
 //! shell in [`edge`] that does the I/O. This file is wiring only.
 
+// Refusals carry optional challenge details; they are built once per refused request,
+// so their size does not matter next to the I/O of any request.
+#![allow(clippy::result_large_err)]
+
+pub mod access_log;
 pub mod claims;
 pub mod config;
 pub mod cors;
@@ -17,8 +22,10 @@ pub mod policy;
 pub mod principal;
 pub mod problem;
 pub mod reason;
+pub mod request_id;
 pub mod route;
 pub mod routes;
+pub mod security_headers;
 pub mod signature;
 pub mod tenant;
 pub mod token;

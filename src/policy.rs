@@ -175,6 +175,7 @@ mod tests {
             expires_at: 0,
             auth_contexts: vec![],
             client_capabilities: vec![],
+            username: None,
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Principal {
     pub(crate) expires_at: i64,
     pub(crate) auth_contexts: Vec<String>,
     pub(crate) client_capabilities: Vec<String>,
+    /// `upn` (v1) or `preferred_username` (v2): for logs only, never for decisions.
+    pub(crate) username: Option<String>,
 }
 
 impl Principal {
@@ -75,6 +77,10 @@ impl Principal {
     /// Conditional Access auth contexts (`acrs`).
     pub fn auth_contexts(&self) -> &[String] {
         &self.auth_contexts
+    }
+    /// `upn` or `preferred_username`: display only (mutable, not unique across tenants).
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
     }
     /// Client capabilities (`xms_cc`).
     pub fn client_capabilities(&self) -> &[String] {

@@ -21,6 +21,18 @@ struct Problem<'a> {
     status: u16,
     detail: &'a str,
     reason: &'a str,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debug: Option<&'a str>,
+}
+
+/// Per-request context of an answer.
+#[derive(Clone, Copy, Debug)]
+pub struct AnswerContext<'a> {
+    pub realm: &'a str,
+    pub request_id: &'a str,
+    /// Include internal details (the `debug` option).
+    pub debug: bool,
 }
 
 /// The problem `type` URI for a reason code.
@@ -28,8 +40,9 @@ pub fn problem_type(code: &str) -> String {
     format!("urn:entra-edge:problem:{code}")
 }
 
-/// Builds the answer for a refusal. `realm` is the configured realm.
-pub fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
+/// Builds the answer for a refusal.
+pub fn refusal_answer(refusal: &Refusal, context: AnswerContext<'_>) -> Answer {
+    let realm = context.realm;
     let reason = refusal.reason;
     let detail = quotable(&refusal.detail);
     let mut headers = vec![
@@ -68,6 +81,8 @@ pub fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
         status: reason.status(),
         detail: &refusal.detail,
         reason: reason.code(),
+        request_id: context.request_id,
+        debug: refusal.internal.as_deref().filter(|_| context.debug),
     };
     let body = serde_json::to_string(&problem).unwrap_or_default();
     Answer { status: reason.status(), headers, body }
@@ -82,6 +97,10 @@ fn quotable(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::reason::Reason;
+
+    fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
+        super::refusal_answer(refusal, AnswerContext { realm, request_id: "req-1", debug: false })
+    }
 
     fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
         answer.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
@@ -114,6 +133,16 @@ mod tests {
         assert_eq!(body["type"], "urn:entra-edge:problem:audience_mismatch");
         assert_eq!(body["title"], "Audience mismatch");
         assert_eq!(body["detail"], "wrong audience");
+        assert_eq!(body["request_id"], "req-1");
+    }
+
+    #[test]
+    fn internal_details_appear_only_in_debug_mode() {
+        let refusal = Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal("connect ECONNREFUSED 10.0.0.7:8443");
+        let quiet = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: false });
+        assert!(!quiet.body.contains("ECONNREFUSED"));
+        let loud = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: true });
+        assert!(loud.body.contains("ECONNREFUSED"));
     }
 
     #[test]

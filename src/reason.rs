@@ -85,6 +85,7 @@ reasons! {
     KeysUnavailable => ("keys_unavailable", 503, None, "Signing keys unavailable"),
     ConfigInvalid => ("config_invalid", 500, None, "Gateway misconfigured"),
     OriginUnreachable => ("origin_unreachable", 502, None, "Origin unreachable"),
+    OriginTimeout => ("origin_timeout", 504, None, "Origin timed out"),
     InternalError => ("internal_error", 500, None, "Internal error"),
 }
 
@@ -110,6 +111,8 @@ pub struct Refusal {
     pub step_up: Option<StepUp>,
     /// Seconds until retrying may help (`Retry-After` of a 503 or 429).
     pub retry_after: Option<u64>,
+    /// Internal detail (an upstream error, say): shown only with the `debug` option.
+    pub internal: Option<String>,
 }
 
 /// What a client needs to acquire a token satisfying an authentication context.
@@ -122,7 +125,7 @@ pub struct StepUp {
 
 impl Refusal {
     pub fn new(reason: Reason, detail: impl Into<String>) -> Refusal {
-        Refusal { reason, detail: detail.into(), scope: None, allow: None, step_up: None, retry_after: None }
+        Refusal { reason, detail: detail.into(), scope: None, allow: None, step_up: None, retry_after: None, internal: None }
     }
 
     pub fn with_scope(mut self, scope: impl Into<String>) -> Refusal {
@@ -132,6 +135,11 @@ impl Refusal {
 
     pub fn with_allow(mut self, allow: impl Into<String>) -> Refusal {
         self.allow = Some(allow.into());
+        self
+    }
+
+    pub fn with_internal(mut self, internal: impl Into<String>) -> Refusal {
+        self.internal = Some(internal.into());
         self
     }
 

@@ -183,7 +183,7 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
     if raw.scope_or_role && (scopes.is_none() || roles.is_none()) {
         p.add("scope_or_role", "needs both scopes and roles");
     }
-    let clients = raw.clients.map(|clients| {
+    let clients = raw.clients.inspect(|clients| {
         if clients.is_empty() {
             p.add("clients", "must not be empty (omit it to allow every client)");
         }
@@ -192,7 +192,6 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
                 p.add(&format!("clients[{i}]"), format!("{c:?} is not a client (application) id GUID"));
             }
         }
-        clients
     });
     let route_tenants = raw.tenants.map(|list| {
         if list.is_empty() {

@@ -96,6 +96,7 @@ mod tests {
             expires_at,
             auth_contexts: vec![],
             client_capabilities: vec![],
+            username: None,
         }
     }
 

@@ -112,5 +112,6 @@ fn validate(
         expires_at,
         auth_contexts: custom.acrs.unwrap_or_default(),
         client_capabilities: custom.xms_cc.unwrap_or_default(),
+        username: custom.upn.or(custom.preferred_username),
     })
 }

@@ -1,5 +1,6 @@
 //! The worker shell: I/O only. Each step's decision is made by the pure core:
-//! path → route → (preflight) → token → principal → policy → origin.
+//! ids → path → route → (preflight | health) → token → principal → policy → origin,
+//! then security headers and one access-log line.
 
 mod health;
 mod keys;
@@ -13,16 +14,19 @@ use std::rc::Rc;
 
 use worker::{Context, Date, Env, Request, Response, Result};
 
+use crate::access_log::{self, AccessRecord};
 use crate::config::Config;
 use crate::cors::Preflight;
 use crate::extract::bearer_token;
-use crate::path::normalize;
+use crate::path::{normalize, NormalizedPath};
 use crate::policy::{authorize, Access};
 use crate::principal::Principal;
+use crate::problem::AnswerContext;
 use crate::reason::{Reason, Refusal};
+use crate::request_id::{choose, RequestIds};
 use crate::routes::{Route, RouteLookup};
 use crate::token::UnverifiedToken;
-use crate::token_cache::{token_hash, TokenCache};
+use crate::token_cache::{token_hash, TokenCache, TokenHash};
 use crate::verify::authenticate;
 
 use self::keys::KeySource;
@@ -35,20 +39,16 @@ const ORIGIN_SECRET_BINDING: &str = "ORIGIN_SECRET";
 /// Realm used before (or without) a valid configuration.
 const FALLBACK_REALM: &str = "entra-edge";
 
-fn now_seconds() -> i64 {
-    (Date::now().as_millis() / 1000) as i64
-}
-
-/// What the access log records about a request besides its status.
-#[derive(Default)]
-struct Outcome {
-    route: Option<String>,
-    principal: Option<Principal>,
-    reason: Option<Reason>,
-}
-
 thread_local! {
     static TOKEN_CACHE: RefCell<Option<TokenCache>> = const { RefCell::new(None) };
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+fn now_seconds() -> i64 {
+    (now_ms() / 1000) as i64
 }
 
 /// The cron trigger: refresh configured tenants' keys ahead of expiry.
@@ -58,43 +58,110 @@ pub async fn scheduled(env: Env) {
     keys::scheduled_refresh(&KeySource { env, config, backend }, now_seconds()).await;
 }
 
+/// Per-request facts every answer needs.
+struct Exchange {
+    ids: RequestIds,
+    realm: String,
+    debug: bool,
+}
+
+impl Exchange {
+    fn refuse(&self, refusal: &Refusal) -> Result<Response> {
+        respond::refusal(refusal, AnswerContext { realm: &self.realm, request_id: &self.ids.request_id, debug: self.debug })
+    }
+}
+
+/// What the access log records about a request besides its status.
+#[derive(Default)]
+struct Outcome {
+    route: Option<String>,
+    principal: Option<Principal>,
+    reason: Option<Reason>,
+    forwarded: bool,
+    verify_ms: u64,
+    origin_ms: u64,
+}
+
+impl Outcome {
+    fn refused(reason: Reason, route: Option<&Route>) -> Outcome {
+        Outcome { route: route.map(|r| r.name.clone()), reason: Some(reason), ..Outcome::default() }
+    }
+}
+
+fn random_bytes() -> [u8; 24] {
+    let mut bytes = [0u8; 24];
+    // Without entropy the ids are merely not unique; that must not fail the request.
+    let _ = getrandom::getrandom(&mut bytes);
+    bytes
+}
+
 pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response> {
-    let started = Date::now().as_millis();
+    let started = now_ms();
+    let headers = request.headers();
+    let ids = choose(headers.get("x-request-id")?.as_deref(), headers.get("traceparent")?.as_deref(), random_bytes());
     let method = request.method().to_string();
     let path = request.path();
-    let (response, outcome) = match state::config(&env) {
-        Ok(config) => serve(request, &env, &ctx, &config).await?,
-        Err(refusal) => (respond::refusal(&refusal, FALLBACK_REALM)?, Outcome { reason: Some(refusal.reason), ..Outcome::default() }),
+
+    let config = state::config(&env);
+    let (realm, debug) = match &config {
+        Ok(config) => (config.realm.clone(), config.debug),
+        Err(_) => (FALLBACK_REALM.to_string(), false),
+    };
+    let exchange = Exchange { ids, realm, debug };
+    let (mut response, outcome) = match &config {
+        Ok(config) => match serve(request, &env, &ctx, config, &exchange).await {
+            Ok(done) => done,
+            Err(err) => {
+                // A runtime error (not an input problem): a sanitized 500, details in the log.
+                worker::console_error!("{}", serde_json::json!({ "event": "internal_error", "request_id": exchange.ids.request_id, "detail": err.to_string() }));
+                let refusal = Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
+                (exchange.refuse(&refusal)?, Outcome::refused(Reason::InternalError, None))
+            }
+        },
+        Err(refusal) => (exchange.refuse(refusal)?, Outcome::refused(refusal.reason, None)),
     };
 
-    worker::console_log!(
-        "{}",
-        serde_json::json!({
-            "event": "request",
-            "method": method,
-            "path": path,
-            "route": outcome.route,
-            "status": response.status_code(),
-            "outcome": if outcome.reason.is_none() { "forwarded" } else { "refused" },
-            "reason": outcome.reason.map(Reason::code),
-            "tenant": outcome.principal.as_ref().map(|p| p.tenant().as_str()),
-            "client_app": outcome.principal.as_ref().and_then(Principal::client_app_id),
-            "duration_ms": Date::now().as_millis().saturating_sub(started),
-        })
-    );
+    let security = config.as_ref().map(|c| c.security_headers.clone()).unwrap_or_default();
+    respond::secure(&mut response, &security, outcome.forwarded, &exchange.ids.request_id)?;
+
+    let log = config.as_ref().map(|c| c.log).unwrap_or(crate::config::LogSettings {
+        level: crate::config::LogLevel::Info,
+        user_ids: crate::config::UserIdForm::Omit,
+    });
+    let record = AccessRecord {
+        time_ms: started,
+        request_id: &exchange.ids.request_id,
+        method: &method,
+        path: &path,
+        route: outcome.route.as_deref(),
+        status: response.status_code(),
+        reason: outcome.reason,
+        forwarded: outcome.forwarded,
+        verify_ms: outcome.verify_ms,
+        rate_limit_ms: 0,
+        origin_ms: outcome.origin_ms,
+        total_ms: now_ms().saturating_sub(started),
+        principal: outcome.principal.as_ref(),
+    };
+    if let Some(line) = access_log::line(&record, &log) {
+        if record.status >= 500 {
+            worker::console_error!("{line}");
+        } else {
+            worker::console_log!("{line}");
+        }
+    }
     Ok(response)
 }
 
-fn refused(refusal: Refusal, config: &Config, route: Option<&Route>) -> Result<(Response, Outcome)> {
-    let outcome = Outcome { route: route.map(|r| r.name.clone()), principal: None, reason: Some(refusal.reason) };
-    Ok((respond::refusal(&refusal, &config.realm)?, outcome))
+fn refused(exchange: &Exchange, refusal: Refusal, route: Option<&Route>) -> Result<(Response, Outcome)> {
+    Ok((exchange.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
 }
 
-async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>) -> Result<(Response, Outcome)> {
+async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, exchange: &Exchange) -> Result<(Response, Outcome)> {
     let url = request.url()?;
     let path = match normalize(url.path()) {
         Ok(path) => path,
-        Err(problem) => return refused(Refusal::new(Reason::PathInvalid, problem.describe()), config, None),
+        Err(problem) => return refused(exchange, Refusal::new(Reason::PathInvalid, problem.describe()), None),
     };
     let method = request.method().to_string();
     if config.health_path.as_deref() == Some(path.as_str()) && (method == "GET" || method == "HEAD") {
@@ -105,7 +172,7 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>) 
     if method == "OPTIONS" {
         if let (Some(origin), Some(requested)) = (origin.as_deref(), request.headers().get("access-control-request-method")?) {
             let requested_headers = request.headers().get("access-control-request-headers")?;
-            return preflight(config, &path, origin, &requested, requested_headers.as_deref());
+            return preflight(exchange, config, &path, origin, &requested, requested_headers.as_deref());
         }
     }
 
@@ -113,11 +180,12 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>) 
         RouteLookup::Found { route, params } => (route, params),
         RouteLookup::MethodNotAllowed { allow } => {
             let refusal = Refusal::new(Reason::MethodNotAllowed, format!("{method} is not allowed on this path")).with_allow(allow.join(", "));
-            return refused(refusal, config, None);
+            return refused(exchange, refusal, None);
         }
-        RouteLookup::NotFound => return refused(Refusal::new(Reason::RouteNotFound, "no route matches this path"), config, None),
+        RouteLookup::NotFound => return refused(exchange, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None),
     };
 
+    let verify_started = now_ms();
     let decision = match &route.access {
         Access::Public => Ok(None),
         Access::Authenticated(requirements) => match authenticate_request(&request, env, ctx, config).await {
@@ -125,41 +193,65 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>) 
             Err(refusal) => Err(refusal),
         },
     };
-    let (mut response, outcome) = match decision {
-        Err(refusal) => refused(refusal, config, Some(route))?,
-        Ok(principal) => {
-            let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
-            let forwarded = proxy::forward(request, config, &path, url.query(), principal.as_ref(), origin_secret.as_deref()).await?;
-            match forwarded {
-                Forwarded::Response(response) => (response, Outcome { route: Some(route.name.clone()), principal, reason: None }),
-                Forwarded::Unreachable(err) => {
-                    worker::console_error!("{}", serde_json::json!({ "event": "origin_unreachable", "detail": err }));
-                    let refusal = Refusal::new(Reason::OriginUnreachable, "the origin could not be reached");
-                    let (response, mut outcome) = refused(refusal, config, Some(route))?;
-                    outcome.principal = principal;
-                    (response, outcome)
-                }
-            }
-        }
+    let verify_ms = now_ms().saturating_sub(verify_started);
+
+    let (mut response, mut outcome) = match decision {
+        Err(refusal) => refused(exchange, refusal, Some(route))?,
+        Ok(principal) => forward(request, env, config, exchange, route, &path, url.query(), principal).await?,
     };
+    outcome.verify_ms = verify_ms;
     if let Some(cors) = &route.cors {
         respond::apply_cors(&mut response, &cors.response_headers(origin.as_deref()))?;
     }
     Ok((response, outcome))
 }
 
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    request: Request,
+    env: &Env,
+    config: &Config,
+    exchange: &Exchange,
+    route: &Route,
+    path: &NormalizedPath,
+    query: Option<&str>,
+    principal: Option<Principal>,
+) -> Result<(Response, Outcome)> {
+    let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
+    let started = now_ms();
+    let forwarded = proxy::forward(request, config, path, query, principal.as_ref(), origin_secret.as_deref(), &exchange.ids).await?;
+    let origin_ms = now_ms().saturating_sub(started);
+    let refusal = match forwarded {
+        Forwarded::Response(response) => {
+            let outcome = Outcome { route: Some(route.name.clone()), principal, forwarded: true, origin_ms, ..Outcome::default() };
+            return Ok((response, outcome));
+        }
+        Forwarded::Unreachable(err) => Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal(err),
+        Forwarded::TimedOut => Refusal::new(Reason::OriginTimeout, "the origin did not answer in time")
+            .with_internal(format!("no response headers within {} ms", config.origin_timeout_ms)),
+    };
+    worker::console_error!(
+        "{}",
+        serde_json::json!({ "event": refusal.reason.code(), "request_id": exchange.ids.request_id, "detail": refusal.internal })
+    );
+    let mut outcome = Outcome::refused(refusal.reason, Some(route));
+    outcome.principal = principal;
+    outcome.origin_ms = origin_ms;
+    Ok((exchange.refuse(&refusal)?, outcome))
+}
+
 /// Answers a CORS preflight at the edge, without a token.
-fn preflight(config: &Config, path: &crate::path::NormalizedPath, origin: &str, method: &str, headers: Option<&str>) -> Result<(Response, Outcome)> {
+fn preflight(exchange: &Exchange, config: &Config, path: &NormalizedPath, origin: &str, method: &str, headers: Option<&str>) -> Result<(Response, Outcome)> {
     let route = match config.routes.lookup(method, path) {
         RouteLookup::Found { route, .. } => route,
-        _ => return refused(Refusal::new(Reason::CorsPreflightDenied, "no route allows this method on this path"), config, None),
+        _ => return refused(exchange, Refusal::new(Reason::CorsPreflightDenied, "no route allows this method on this path"), None),
     };
     let Some(cors) = &route.cors else {
-        return refused(Refusal::new(Reason::CorsPreflightDenied, "CORS is not enabled for this route"), config, Some(route));
+        return refused(exchange, Refusal::new(Reason::CorsPreflightDenied, "CORS is not enabled for this route"), Some(route));
     };
     match cors.preflight(origin, method, headers) {
         Preflight::Allowed(headers) => Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() })),
-        Preflight::Denied(why) => refused(Refusal::new(Reason::CorsPreflightDenied, why), config, Some(route)),
+        Preflight::Denied(why) => refused(exchange, Refusal::new(Reason::CorsPreflightDenied, why), Some(route)),
     }
 }
 
@@ -177,7 +269,7 @@ async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, confi
 
     let token = UnverifiedToken::parse(raw, config)?;
     let (tenant, version, kid) = (token.tenant().clone(), token.version(), token.kid().to_owned());
-    let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, e))?;
+    let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, "WebCrypto is not available").with_internal(e))?;
     let source = KeySource { env: env.clone(), config: config.clone(), backend };
 
     let mut keys = keys::keys_for(&source, ctx, &tenant, version, now).await?;
@@ -195,7 +287,7 @@ async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, confi
 }
 
 /// A principal verified earlier from the same token, if its key is still current.
-fn cached_principal(hash: &crate::token_cache::TokenHash, now: i64, capacity: usize) -> Option<Principal> {
+fn cached_principal(hash: &TokenHash, now: i64, capacity: usize) -> Option<Principal> {
     TOKEN_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         let cache = cache.get_or_insert_with(|| TokenCache::new(capacity));

@@ -1,12 +1,16 @@
 //! Forwarding an allowed request to the origin and relaying its answer.
 
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use worker::wasm_bindgen::JsValue;
-use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBuilder, Result};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBuilder, Result};
 
 use crate::config::Config;
 use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
+use crate::request_id::RequestIds;
 
 /// Response headers that describe the origin connection, not the message.
 const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"];
@@ -15,6 +19,8 @@ const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-conne
 pub enum Forwarded {
     Response(Response),
     Unreachable(String),
+    /// No response headers within `origin_timeout_ms`.
+    TimedOut,
 }
 
 /// Forwards to the origin at the normalized `path` (the one the route matched).
@@ -26,6 +32,7 @@ pub async fn forward(
     query: Option<&str>,
     principal: Option<&Principal>,
     origin_secret: Option<&str>,
+    ids: &RequestIds,
 ) -> Result<Forwarded> {
     let target = config.origin.url_for(path.as_str(), query);
 
@@ -43,6 +50,8 @@ pub async fn forward(
     if let Some(secret) = origin_secret {
         headers.set(ORIGIN_SECRET_HEADER, secret)?;
     }
+    headers.set("x-request-id", &ids.request_id)?;
+    headers.set("traceparent", &ids.traceparent)?;
 
     let method = request.method();
     let mut init = RequestInit::new();
@@ -51,9 +60,18 @@ pub async fn forward(
         init.with_body(request.inner().body().map(JsValue::from));
     }
     let outbound = Request::new_with_init(&target, &init)?;
-    match Fetch::Request(outbound).send().await {
-        Ok(response) => Ok(Forwarded::Response(relay(response)?)),
-        Err(err) => Ok(Forwarded::Unreachable(err.to_string())),
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let outbound = Fetch::Request(outbound);
+    let fetch = std::pin::pin!(outbound.send_with_signal(&signal));
+    let timeout = std::pin::pin!(Delay::from(Duration::from_millis(config.origin_timeout_ms)));
+    match select(fetch, timeout).await {
+        Either::Left((Ok(response), _)) => Ok(Forwarded::Response(relay(response)?)),
+        Either::Left((Err(err), _)) => Ok(Forwarded::Unreachable(err.to_string())),
+        Either::Right(_) => {
+            controller.abort();
+            Ok(Forwarded::TimedOut)
+        }
     }
 }
 

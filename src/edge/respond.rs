@@ -2,8 +2,9 @@
 
 use worker::{Headers, Response, ResponseBuilder, Result};
 
-use crate::problem::{refusal_answer, Answer};
+use crate::problem::{refusal_answer, Answer, AnswerContext};
 use crate::reason::Refusal;
+use crate::security_headers::SecurityHeaders;
 
 pub fn answer(answer: Answer) -> Result<Response> {
     let headers = Headers::new();
@@ -13,8 +14,27 @@ pub fn answer(answer: Answer) -> Result<Response> {
     Ok(ResponseBuilder::new().with_status(answer.status).with_headers(headers).fixed(answer.body.into_bytes()))
 }
 
-pub fn refusal(refusal: &Refusal, realm: &str) -> Result<Response> {
-    answer(refusal_answer(refusal, realm))
+pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Result<Response> {
+    answer(refusal_answer(refusal, context))
+}
+
+/// Security headers on every answer: added where the origin did not set its own
+/// (`relayed`), always on the gateway's own answers; leaky origin headers removed;
+/// the request id returned.
+pub fn secure(response: &mut Response, security: &SecurityHeaders, relayed: bool, request_id: &str) -> Result<()> {
+    let headers = response.headers_mut();
+    if relayed {
+        for name in &security.remove {
+            headers.delete(name)?;
+        }
+    }
+    for (name, value) in &security.add {
+        if !relayed || !headers.has(name)? {
+            headers.set(name, value)?;
+        }
+    }
+    headers.set("x-request-id", request_id)?;
+    Ok(())
 }
 
 /// 204 with the given headers (a successful CORS preflight).
