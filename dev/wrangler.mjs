@@ -88,7 +88,7 @@ export async function startWrangler({ config, env, persistTo, port, extraArgs = 
 }
 
 /** Writes a wrangler.json for the prebuilt worker, with the given ENTRA_EDGE config. */
-export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {}, vars = {}, kv = true }) {
+export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {}, vars = {}, kv = true, durableObjects = true }) {
   fs.mkdirSync(dir, { recursive: true });
   const config = {
     name,
@@ -96,6 +96,10 @@ export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extr
     compatibility_date: '2025-06-01',
     vars: { ...vars, ...(entraEdge === null ? {} : { ENTRA_EDGE: entraEdge }) },
     kv_namespaces: kv ? [{ binding: 'JWKS_CACHE', id: 'jwks-cache-test' }] : [],
+    ...(durableObjects ? {
+      durable_objects: { bindings: [{ name: 'RATE_LIMITER', class_name: 'EdgeRateLimiter' }] },
+      migrations: [{ tag: 'v1', new_sqlite_classes: ['EdgeRateLimiter'] }],
+    } : {}),
     ...extra,
   };
   const file = path.join(dir, 'wrangler.json');

@@ -21,6 +21,7 @@ pub mod path;
 pub mod policy;
 pub mod principal;
 pub mod problem;
+pub mod rate_limit;
 pub mod reason;
 pub mod request_id;
 pub mod route;

@@ -82,6 +82,8 @@ reasons! {
     InsufficientClaims => ("insufficient_claims", 401, InsufficientClaims, "Step-up authentication required"),
     AuthContextRequired => ("auth_context_required", 403, InsufficientScope, "Authentication context required"),
     CorsPreflightDenied => ("cors_preflight_denied", 403, None, "CORS preflight denied"),
+    RateLimited => ("rate_limited", 429, None, "Too many requests"),
+    RateLimiterUnavailable => ("rate_limiter_unavailable", 503, None, "Rate limiter unavailable"),
     KeysUnavailable => ("keys_unavailable", 503, None, "Signing keys unavailable"),
     ConfigInvalid => ("config_invalid", 500, None, "Gateway misconfigured"),
     OriginUnreachable => ("origin_unreachable", 502, None, "Origin unreachable"),

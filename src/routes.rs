@@ -8,6 +8,7 @@ use crate::config::ConfigError;
 use crate::cors::{valid_origin, CorsPolicy, Origins};
 use crate::path::NormalizedPath;
 use crate::policy::{Access, KindRule, Match, Need, Requirements};
+use crate::rate_limit::{FailureMode, KeyPart, RateLimit, Window};
 use crate::route::{lookup, Lookup, MethodSet, PathPattern};
 use crate::tenant::{is_guid, TenantId};
 
@@ -20,6 +21,7 @@ pub struct Route {
     pub pattern: PathPattern,
     pub access: Access,
     pub cors: Option<CorsPolicy>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Routes in configuration order.
@@ -88,7 +90,28 @@ pub(crate) struct RawRoute {
     tenant_segment: Option<String>,
     auth_context: Option<String>,
     cors: Option<RawCors>,
+    rate_limit: Option<RawRateLimit>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    name: Option<String>,
+    key: Vec<KeyPart>,
+    windows: Vec<RawWindow>,
+    failure_mode: Option<FailureMode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    requests: u64,
+    period_seconds: u64,
+    burst: Option<u64>,
+}
+
+/// Longest window: a month.
+const MAX_PERIOD_SECONDS: u64 = 31 * 86_400;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,7 +160,24 @@ pub(crate) fn build(raw: Vec<RawRoute>, tenants: &[TenantId], errors: &mut Vec<C
         }
     }
     check_reachability(&routes, errors);
+    check_shared_limits(&routes, errors);
     (errors.len() == before).then(|| RouteTable { routes: routes.into_iter().map(|(_, r)| r).collect() })
+}
+
+/// Routes sharing a rate-limit name share its buckets, so they must agree on it.
+fn check_shared_limits(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>) {
+    for (j, (index, later)) in routes.iter().enumerate() {
+        let Some(limit) = &later.rate_limit else { continue };
+        let clash = routes[..j].iter().find_map(|(earlier_index, e)| {
+            e.rate_limit.as_ref().filter(|l| l.name == limit.name && (l.key != limit.key || l.windows != limit.windows)).map(|_| earlier_index)
+        });
+        if let Some(earlier_index) = clash {
+            errors.push(ConfigError {
+                field: format!("ENTRA_EDGE.routes[{index}].rate_limit"),
+                message: format!("rate limit {:?} is also declared by routes[{earlier_index}] with another key or windows (a shared name means shared buckets)", limit.name),
+            });
+        }
+    }
 }
 
 fn check_reachability(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>) {
@@ -219,6 +259,7 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
         }
     }
     let cors = raw.cors.and_then(|c| build_cors(c, methods.as_ref(), p));
+    let rate_limit = raw.rate_limit.and_then(|r| build_rate_limit(r, &name, raw.public, p));
 
     if p.errors.len() != before {
         return None;
@@ -241,7 +282,53 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
             auth_context: raw.auth_context,
         })
     };
-    Some(Route { name, methods: methods?, pattern: pattern?, access, cors })
+    Some(Route { name, methods: methods?, pattern: pattern?, access, cors, rate_limit })
+}
+
+fn build_rate_limit(raw: RawRateLimit, route_name: &str, public: bool, p: &mut Problems<'_>) -> Option<RateLimit> {
+    let before = p.errors.len();
+    let name = raw.name.unwrap_or_else(|| {
+        // Derived from the route name (often its path): "/api/orders/**" → "api-orders".
+        let derived: String = route_name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
+        let derived = derived.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+        if derived.is_empty() { "root".to_string() } else { derived.chars().take(64).collect() }
+    });
+    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        p.add("rate_limit.name", format!("{name:?} must be 1-64 letters, digits, - _ or . (set it when the route name has other characters)"));
+    }
+    if raw.key.is_empty() {
+        p.add("rate_limit.key", "must name at least one of \"oid\", \"client\", \"tenant\", \"ip\"");
+    }
+    for (i, part) in raw.key.iter().enumerate() {
+        if raw.key[..i].contains(part) {
+            p.add(&format!("rate_limit.key[{i}]"), "is listed twice");
+        }
+        if public && *part != KeyPart::Ip {
+            p.add(&format!("rate_limit.key[{i}]"), "a public route has no verified identity: only \"ip\" can key its limit");
+        }
+    }
+    if raw.windows.is_empty() || raw.windows.len() > 4 {
+        p.add("rate_limit.windows", "must list 1 to 4 windows (e.g. a rate and a daily quota)");
+    }
+    let mut windows = Vec::new();
+    for (i, w) in raw.windows.iter().enumerate() {
+        let at = format!("rate_limit.windows[{i}]");
+        if w.requests == 0 || w.requests > 1_000_000_000 {
+            p.add(&format!("{at}.requests"), "must be between 1 and 1000000000");
+        }
+        if w.period_seconds == 0 || w.period_seconds > MAX_PERIOD_SECONDS {
+            p.add(&format!("{at}.period_seconds"), format!("must be between 1 and {MAX_PERIOD_SECONDS} (31 days)"));
+        }
+        let burst = w.burst.unwrap_or(w.requests);
+        if burst == 0 || burst > 1_000_000_000 {
+            p.add(&format!("{at}.burst"), "must be between 1 and 1000000000");
+        }
+        if windows.iter().any(|x: &Window| x.period_seconds == w.period_seconds) {
+            p.add(&format!("{at}.period_seconds"), "two windows with the same period");
+        }
+        windows.push(Window { requests: w.requests, period_seconds: w.period_seconds, burst });
+    }
+    (p.errors.len() == before).then(|| RateLimit { name, key: raw.key, windows, failure_mode: raw.failure_mode.unwrap_or(FailureMode::Open) })
 }
 
 fn need(values: Option<Vec<String>>, mode: Option<RawMatch>, field: &str, p: &mut Problems<'_>) -> Option<Need> {
@@ -458,6 +545,55 @@ mod tests {
         assert_eq!(fields(json!([{ "path": "/x", "cors": { "origins": ["https://app.example/"] } }])), ["ENTRA_EDGE.routes[0].cors.origins[0]"]);
         assert_eq!(fields(json!([{ "path": "/x", "cors": { "origins": ["*"], "credentials": true } }])), ["ENTRA_EDGE.routes[0].cors.credentials"]);
         assert_eq!(fields(json!([{ "path": "/x", "cors": { "origins": [] } }])), ["ENTRA_EDGE.routes[0].cors.origins"]);
+    }
+
+    #[test]
+    fn rate_limits_parse_with_defaults() {
+        let config = parse(json!([{ "name": "orders", "path": "/api/**", "rate_limit": {
+            "key": ["tenant", "oid"], "windows": [{ "requests": 100, "period_seconds": 60, "burst": 20 }, { "requests": 10000, "period_seconds": 86400 }] } }]))
+        .unwrap();
+        let limit = config.routes.routes()[0].rate_limit.as_ref().unwrap();
+        assert_eq!(limit.name, "orders");
+        assert_eq!(limit.windows[1].burst, 10000, "burst defaults to requests");
+        assert_eq!(limit.failure_mode, crate::rate_limit::FailureMode::Open);
+    }
+
+    #[test]
+    fn rate_limit_name_defaults_to_a_cleaned_route_name() {
+        let config = parse(json!([{ "path": "/api/orders/**", "rate_limit": { "key": ["oid"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])).unwrap();
+        assert_eq!(config.routes.routes()[0].rate_limit.as_ref().unwrap().name, "api-orders");
+    }
+
+    #[test]
+    fn public_routes_can_only_limit_by_ip() {
+        assert_eq!(
+            fields(json!([{ "path": "/h", "public": true, "rate_limit": { "key": ["oid"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])),
+            ["ENTRA_EDGE.routes[0].rate_limit.key[0]"]
+        );
+        assert!(parse(json!([{ "path": "/h", "public": true, "rate_limit": { "key": ["ip"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])).is_ok());
+    }
+
+    #[test]
+    fn bad_rate_limits_are_named() {
+        let errors = fields(json!([{ "path": "/a", "rate_limit": { "key": [], "windows": [{ "requests": 0, "period_seconds": 0, "burst": 0 }] } }]));
+        assert_eq!(
+            errors,
+            [
+                "ENTRA_EDGE.routes[0].rate_limit.key",
+                "ENTRA_EDGE.routes[0].rate_limit.windows[0].requests",
+                "ENTRA_EDGE.routes[0].rate_limit.windows[0].period_seconds",
+                "ENTRA_EDGE.routes[0].rate_limit.windows[0].burst"
+            ]
+        );
+        let unknown = problems(json!([{ "path": "/a", "rate_limit": { "key": ["user"], "windows": [] } }]));
+        assert!(unknown[0].starts_with("ENTRA_EDGE.routes[0].rate_limit.key[0]"), "{unknown:?}");
+    }
+
+    #[test]
+    fn a_shared_limit_name_must_mean_the_same_limit() {
+        let limit = |requests: u64| json!({ "name": "shared", "key": ["oid"], "windows": [{ "requests": requests, "period_seconds": 60 }] });
+        assert!(parse(json!([{ "path": "/a", "rate_limit": limit(10) }, { "path": "/b", "rate_limit": limit(10) }])).is_ok());
+        assert_eq!(fields(json!([{ "path": "/a", "rate_limit": limit(10) }, { "path": "/b", "rate_limit": limit(20) }])), ["ENTRA_EDGE.routes[1].rate_limit"]);
     }
 
     #[test]

@@ -70,7 +70,19 @@ fn check(text: &str, only_env: Option<&str>) -> Result<Vec<Problem>, String> {
             continue;
         };
         let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
-        if let Err(errors) = Config::from_json(&json) {
+        let parsed = Config::from_json(&json);
+        let uses_limits = parsed.as_ref().is_ok_and(|c| c.routes.routes().iter().any(|r| r.rate_limit.is_some()));
+        let has_limiter = matches!(section.get("durable_objects").and_then(|d| d.get("bindings")), Some(toml::Value::Array(list))
+            if list.iter().any(|b| b.get("name").and_then(toml::Value::as_str) == Some("RATE_LIMITER")));
+        if uses_limits && !has_limiter {
+            problems.push(Problem {
+                line: at(&["durable_objects".into()]),
+                environment: environment.clone(),
+                field: "durable_objects.bindings".into(),
+                message: "routes declare rate limits but no Durable Object is bound as RATE_LIMITER (class EdgeRateLimiter)".into(),
+            });
+        }
+        if let Err(errors) = parsed {
             for error in errors {
                 let mut path = vec!["vars".to_string()];
                 path.extend(field_path(&error.field));
@@ -208,6 +220,16 @@ scopes = ["A"]
         assert_eq!(fields, [("env.staging", "kv_namespaces"), ("env.staging", "ENTRA_EDGE")]);
         assert_eq!(check(&text, Some("staging")).unwrap().len(), 2);
         assert!(check(&text, Some("prod")).is_err());
+    }
+
+    #[test]
+    fn rate_limits_need_the_durable_object_binding() {
+        let text = VALID.replace("scopes = [\"A\"]", "scopes = [\"A\"]\n[vars.ENTRA_EDGE.routes.rate_limit]\nkey = [\"oid\"]\nwindows = [{ requests = 5, period_seconds = 1 }]");
+        let problems = check(&text, None).unwrap();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].field, "durable_objects.bindings");
+        let bound = format!("{text}\n[[durable_objects.bindings]]\nname = \"RATE_LIMITER\"\nclass_name = \"EdgeRateLimiter\"\n");
+        assert_eq!(check(&bound, None).unwrap(), vec![]);
     }
 
     #[test]

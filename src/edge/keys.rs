@@ -133,6 +133,17 @@ fn unavailable(retry_after: u64) -> Refusal {
 /// Returns the keys to verify with (refreshed or not).
 pub async fn after_unknown_kid(source: &KeySource, tenant: &TenantId, version: TokenVersion, kid: &str, now: i64, current: Keys) -> Keys {
     let key = (tenant.clone(), version);
+    // Another request may be refreshing, or have just refreshed: use its result first.
+    if is_refreshing(&key, &source.config) {
+        if let Ok(keys) = refresh_once(source, &key, now, Some(kid)).await {
+            if keys.keys.find(kid).is_some() {
+                return keys;
+            }
+        }
+    }
+    if let Some(latest) = with_slot(&key, |slot| slot.keys.clone()).filter(|keys| keys.keys.find(kid).is_some()) {
+        return latest;
+    }
     match with_slot(&key, |slot| slot.state.unknown_kid(kid, now, &source.config.keys)) {
         UnknownKid::Refuse { cause } => {
             count(|c| match cause {

@@ -4,6 +4,7 @@
 
 mod health;
 mod keys;
+mod limiter;
 mod proxy;
 mod respond;
 mod state;
@@ -79,6 +80,7 @@ struct Outcome {
     reason: Option<Reason>,
     forwarded: bool,
     verify_ms: u64,
+    rate_limit_ms: u64,
     origin_ms: u64,
 }
 
@@ -138,7 +140,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         reason: outcome.reason,
         forwarded: outcome.forwarded,
         verify_ms: outcome.verify_ms,
-        rate_limit_ms: 0,
+        rate_limit_ms: outcome.rate_limit_ms,
         origin_ms: outcome.origin_ms,
         total_ms: now_ms().saturating_sub(started),
         principal: outcome.principal.as_ref(),
@@ -186,20 +188,44 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, 
     };
 
     let verify_started = now_ms();
-    let decision = match &route.access {
-        Access::Public => Ok(None),
+    // The principal is kept for the log even when authorization refuses it.
+    let (principal, mut refusal) = match &route.access {
+        Access::Public => (None, None),
         Access::Authenticated(requirements) => match authenticate_request(&request, env, ctx, config).await {
-            Ok(principal) => authorize(requirements, &principal, &params, &config.authority).map(|()| Some(principal)),
-            Err(refusal) => Err(refusal),
+            Ok(principal) => {
+                let refusal = authorize(requirements, &principal, &params, &config.authority).err();
+                (Some(principal), refusal)
+            }
+            Err(refusal) => (None, Some(refusal)),
         },
     };
     let verify_ms = now_ms().saturating_sub(verify_started);
 
-    let (mut response, mut outcome) = match decision {
-        Err(refusal) => refused(exchange, refusal, Some(route))?,
-        Ok(principal) => forward(request, env, config, exchange, route, &path, url.query(), principal).await?,
+    let limit_started = now_ms();
+    let mut limit_headers = Vec::new();
+    if let (None, Some(limit)) = (&refusal, &route.rate_limit) {
+        let client_ip = request.headers().get("cf-connecting-ip")?;
+        match apply_rate_limit(env, limit, principal.as_ref(), client_ip.as_deref(), exchange).await {
+            Ok(headers) => limit_headers = headers.unwrap_or_default(),
+            Err((limited, headers)) => {
+                refusal = Some(limited);
+                limit_headers = headers.unwrap_or_default();
+            }
+        }
+    }
+    let rate_limit_ms = now_ms().saturating_sub(limit_started);
+
+    let (mut response, mut outcome) = match refusal {
+        Some(refusal) => {
+            let (response, mut outcome) = refused(exchange, refusal, Some(route))?;
+            outcome.principal = principal;
+            (response, outcome)
+        }
+        None => forward(request, env, config, exchange, route, &path, url.query(), principal).await?,
     };
+    respond::add_headers(&mut response, &limit_headers)?;
     outcome.verify_ms = verify_ms;
+    outcome.rate_limit_ms = rate_limit_ms;
     if let Some(cors) = &route.cors {
         respond::apply_cors(&mut response, &cors.response_headers(origin.as_deref()))?;
     }
@@ -238,6 +264,46 @@ async fn forward(
     outcome.principal = principal;
     outcome.origin_ms = origin_ms;
     Ok((exchange.refuse(&refusal)?, outcome))
+}
+
+type HeaderList = Vec<(&'static str, String)>;
+
+/// One round trip to the bucket's Durable Object. `Ok(headers)` to forward with, or the
+/// refusal (429, or 503 when the limiter fails closed) with its headers.
+async fn apply_rate_limit(
+    env: &Env,
+    limit: &crate::rate_limit::RateLimit,
+    principal: Option<&Principal>,
+    client_ip: Option<&str>,
+    exchange: &Exchange,
+) -> std::result::Result<Option<HeaderList>, (Refusal, Option<HeaderList>)> {
+    let bucket = limit.bucket(principal, client_ip);
+    match limiter::check(env, limit, &bucket).await {
+        Ok(verdict) => {
+            let (policy, state) = crate::rate_limit::headers(limit, &verdict);
+            let mut headers = vec![("ratelimit-policy", policy), ("ratelimit", state)];
+            if verdict.allowed {
+                Ok(Some(headers))
+            } else {
+                let seconds = verdict.retry_after_seconds();
+                headers.push(("retry-after", seconds.to_string()));
+                Err((Refusal::new(Reason::RateLimited, format!("rate limit {:?} exceeded; retry after {seconds} s", limit.name)), Some(headers)))
+            }
+        }
+        Err(err) => {
+            worker::console_error!(
+                "{}",
+                serde_json::json!({ "event": "rate_limiter_unavailable", "level": "error", "request_id": exchange.ids.request_id, "limit": limit.name, "failure_mode": limit.failure_mode, "detail": err })
+            );
+            match limit.failure_mode {
+                crate::rate_limit::FailureMode::Open => Ok(None),
+                crate::rate_limit::FailureMode::Closed => Err((
+                    Refusal::new(Reason::RateLimiterUnavailable, "the rate limiter is unavailable").with_internal(err).with_retry_after(1),
+                    None,
+                )),
+            }
+        }
+    }
 }
 
 /// Answers a CORS preflight at the edge, without a token.

@@ -62,3 +62,11 @@ pub fn apply_cors(response: &mut Response, cors_headers: &[(&'static str, String
     }
     Ok(())
 }
+
+/// Sets extra headers (rate-limit state) on an answer.
+pub fn add_headers(response: &mut Response, headers: &[(&'static str, String)]) -> Result<()> {
+    for (name, value) in headers {
+        response.headers_mut().set(name, value)?;
+    }
+    Ok(())
+}

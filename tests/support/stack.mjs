@@ -15,7 +15,7 @@ export * from '../../dev/demo.mjs';
  * allowed, both audiences, one catch-all authenticated route, origin and authority
  * pointing at the local servers).
  */
-export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArgs = [], kv = true } = {}) {
+export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArgs = [], kv = true, durableObjects = true } = {}) {
   const authority = await startAuthority();
   const origin = await startOrigin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-test-'));
@@ -27,7 +27,7 @@ export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArg
     routes: [{ path: '/**' }],
     ...config,
   };
-  const configFile = writeTestConfig(dir, { entraEdge, vars, kv });
+  const configFile = writeTestConfig(dir, { entraEdge, vars, kv, durableObjects });
   const persistTo = path.join(dir, 'state');
   const launch = () => startWrangler({ config: configFile, persistTo, extraArgs: gatewayArgs });
   let gateway;
