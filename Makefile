@@ -5,18 +5,19 @@ SHELL := /bin/bash
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 # worker-build would download these from GitHub; supply the pinned local ones instead.
 BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
-             WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
+             WASM_OPT_BIN=$(CURDIR)/scripts/wasm-opt \
              ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev test unit e2e check-config size clean
+.PHONY: help tools build dev test unit e2e check-config size bench clean
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + demo origin)"
 	@echo "make test   run every test (host unit tests + end-to-end tests under wrangler dev)"
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
+	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
 	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name]   validate the gateway configuration offline"
 
 tools:
@@ -42,6 +43,9 @@ test: unit e2e
 CONFIG ?= wrangler.toml
 check-config:
 	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(if $(ENV),--env $(ENV))
+
+bench: build
+	node bench/run.mjs
 
 size: build
 	@raw=$$(stat -c %s build/index_bg.wasm); gz=$$(gzip -9c build/index_bg.wasm | wc -c); \

@@ -18,7 +18,7 @@ export class RecordingOrigin {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const record = { method: req.method, url: req.url, headers: { ...req.headers }, body };
-        this.requests.push(record);
+        if (this.record !== false) this.requests.push(record);
         const identity = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-entra-')));
         const custom = this.behaviour?.(record) ?? {};
         const answer = () => {

@@ -51,6 +51,18 @@ impl RequestHeaderFilter {
         RequestHeaderFilter { connection_listed, forward_authorization }
     }
 
+    /// The exact names [`keeps`](Self::keeps) refuses besides the identity prefix, for
+    /// the shell to remove in one pass.
+    pub fn dropped_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = HOP_BY_HOP.to_vec();
+        names.push("host");
+        if !self.forward_authorization {
+            names.push("authorization");
+        }
+        names.extend(self.connection_listed.iter().map(String::as_str));
+        names
+    }
+
     /// `name` must be lowercase (as the Fetch API's Headers iterator yields them).
     pub fn keeps(&self, name: &str) -> bool {
         if name.starts_with(IDENTITY_HEADER_PREFIX) || HOP_BY_HOP.contains(&name) || name == "host" {
@@ -127,6 +139,18 @@ mod tests {
     fn authorization_is_forwarded_only_when_configured() {
         assert!(!RequestHeaderFilter::new(None, false).keeps("authorization"));
         assert!(RequestHeaderFilter::new(None, true).keeps("authorization"));
+    }
+
+    #[test]
+    fn dropped_names_and_prefix_are_exactly_what_keeps_refuses() {
+        for forward in [false, true] {
+            let filter = RequestHeaderFilter::new(Some("x-hop"), forward);
+            let dropped = filter.dropped_names();
+            for name in ["accept", "authorization", "host", "te", "upgrade", "x-hop", "x-entra-roles", "x-other", "content-type", "keep-alive"] {
+                let by_list = !(dropped.contains(&name) || name.starts_with(IDENTITY_HEADER_PREFIX));
+                assert_eq!(filter.keeps(name), by_list, "{name} (forward_authorization = {forward})");
+            }
+        }
     }
 
     #[test]

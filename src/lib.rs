@@ -36,7 +36,7 @@ pub mod verify;
 
 mod edge;
 
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, web_sys, Context, Env, Request, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -44,7 +44,7 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     edge::handle(request, env, ctx).await
 }
 

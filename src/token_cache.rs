@@ -1,18 +1,31 @@
-//! Verified-token cache: a bounded map from a SHA-256 of the raw token to its
-//! [`Principal`], so a repeated token costs a hash and a lookup instead of a signature
-//! check. An entry lives no longer than the token's `exp`; the caller must also check
-//! that the signing `kid` is still among the current keys (retired keys end it).
+//! Verified-token cache: a bounded map from a token to its [`Principal`], so a repeated
+//! token costs a hash and a lookup instead of a signature check.
+//!
+//! The map hashes tokens with SipHash under a per-isolate random salt (cheap, and callers
+//! cannot aim collisions) and compares the whole token on a hit, so a lookup can only
+//! ever return the principal of that exact token. An entry lives no longer than the
+//! token's `exp`; the caller must also check that the signing `kid` is still among the
+//! current keys (retired keys end it).
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-
-use sha2::{Digest, Sha256};
+use std::hash::{BuildHasher, Hasher};
+use std::rc::Rc;
 
 use crate::principal::Principal;
 
-pub type TokenHash = [u8; 32];
+/// SipHash keyed by a random salt chosen when the cache is created.
+#[derive(Clone, Copy)]
+pub struct Salted(u64);
 
-pub fn token_hash(raw: &str) -> TokenHash {
-    Sha256::digest(raw.as_bytes()).into()
+impl BuildHasher for Salted {
+    type Hasher = DefaultHasher;
+
+    fn build_hasher(&self) -> DefaultHasher {
+        let mut hasher = DefaultHasher::new();
+        hasher.write_u64(self.0);
+        hasher
+    }
 }
 
 struct Entry {
@@ -23,35 +36,36 @@ struct Entry {
 /// A FIFO-evicting cache with at most `capacity` entries (0 disables it).
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<TokenHash, Entry>,
-    order: VecDeque<TokenHash>,
+    entries: HashMap<Rc<str>, Entry, Salted>,
+    order: VecDeque<Rc<str>>,
 }
 
 impl TokenCache {
-    pub fn new(capacity: usize) -> TokenCache {
-        TokenCache { capacity, entries: HashMap::new(), order: VecDeque::new() }
+    pub fn new(capacity: usize, salt: u64) -> TokenCache {
+        TokenCache { capacity, entries: HashMap::with_hasher(Salted(salt)), order: VecDeque::new() }
     }
 
     /// The cached principal and signing `kid`, if present and not past `exp` at `now`.
-    pub fn get(&mut self, hash: &TokenHash, now: i64) -> Option<(&Principal, &str)> {
-        let expired = self.entries.get(hash)?.principal.expires_at() < now;
+    pub fn get(&mut self, token: &str, now: i64) -> Option<(&Principal, &str)> {
+        let expired = self.entries.get(token)?.principal.expires_at() < now;
         if expired {
-            self.entries.remove(hash);
+            self.entries.remove(token);
             return None;
         }
-        self.entries.get(hash).map(|e| (&e.principal, e.kid.as_str()))
+        self.entries.get(token).map(|e| (&e.principal, e.kid.as_str()))
     }
 
-    pub fn remove(&mut self, hash: &TokenHash) {
-        self.entries.remove(hash);
+    pub fn remove(&mut self, token: &str) {
+        self.entries.remove(token);
     }
 
-    pub fn insert(&mut self, hash: TokenHash, principal: Principal, kid: String) {
+    pub fn insert(&mut self, token: &str, principal: Principal, kid: String) {
         if self.capacity == 0 {
             return;
         }
-        if self.entries.insert(hash, Entry { principal, kid }).is_none() {
-            self.order.push_back(hash);
+        let key: Rc<str> = Rc::from(token);
+        if self.entries.insert(key.clone(), Entry { principal, kid }).is_none() {
+            self.order.push_back(key);
         }
         while self.entries.len() > self.capacity {
             match self.order.pop_front() {
@@ -61,9 +75,9 @@ impl TokenCache {
                 None => break,
             }
         }
-        // `order` may hold hashes already removed (expired, retired): keep it bounded too.
+        // `order` may hold tokens already removed (expired, retired): keep it bounded too.
         if self.order.len() > 2 * self.capacity {
-            self.order.retain(|h| self.entries.contains_key(h));
+            self.order.retain(|t| self.entries.contains_key(t));
         }
     }
 
@@ -102,49 +116,68 @@ mod tests {
 
     #[test]
     fn repeated_token_is_a_hit() {
-        let mut cache = TokenCache::new(10);
-        cache.insert(token_hash("a.b.c"), principal(100), "k1".into());
-        let (p, kid) = cache.get(&token_hash("a.b.c"), 50).unwrap();
+        let mut cache = TokenCache::new(10, 7);
+        cache.insert("a.b.c", principal(100), "k1".into());
+        let (p, kid) = cache.get("a.b.c", 50).unwrap();
         assert_eq!(p.expires_at(), 100);
         assert_eq!(kid, "k1");
-        assert!(cache.get(&token_hash("a.b.d"), 50).is_none());
+        assert!(cache.get("a.b.d", 50).is_none());
+    }
+
+    #[test]
+    fn only_the_exact_token_hits() {
+        let mut cache = TokenCache::new(10, 7);
+        cache.insert("header.claims.signature", principal(100), "k".into());
+        for other in ["header.claims.signaturf", "header.claims.signature ", "header.claims.signatur", ""] {
+            assert!(cache.get(other, 0).is_none(), "{other:?}");
+        }
     }
 
     #[test]
     fn entry_ends_at_the_tokens_expiry() {
-        let mut cache = TokenCache::new(10);
-        cache.insert(token_hash("t"), principal(100), "k".into());
-        assert!(cache.get(&token_hash("t"), 100).is_some());
-        assert!(cache.get(&token_hash("t"), 101).is_none());
+        let mut cache = TokenCache::new(10, 7);
+        cache.insert("t", principal(100), "k".into());
+        assert!(cache.get("t", 100).is_some());
+        assert!(cache.get("t", 101).is_none());
         assert!(cache.is_empty(), "expired entries are dropped");
     }
 
     #[test]
     fn cache_is_bounded_oldest_first() {
-        let mut cache = TokenCache::new(3);
+        let mut cache = TokenCache::new(3, 7);
         for n in 0..10 {
-            cache.insert(token_hash(&format!("t{n}")), principal(100), "k".into());
+            cache.insert(&format!("t{n}"), principal(100), "k".into());
         }
         assert_eq!(cache.len(), 3);
-        assert!(cache.get(&token_hash("t9"), 0).is_some());
-        assert!(cache.get(&token_hash("t0"), 0).is_none());
+        assert!(cache.get("t9", 0).is_some());
+        assert!(cache.get("t0", 0).is_none());
     }
 
     #[test]
     fn capacity_zero_disables_the_cache() {
-        let mut cache = TokenCache::new(0);
-        cache.insert(token_hash("t"), principal(100), "k".into());
-        assert!(cache.get(&token_hash("t"), 0).is_none());
+        let mut cache = TokenCache::new(0, 7);
+        cache.insert("t", principal(100), "k".into());
+        assert!(cache.get("t", 0).is_none());
     }
 
     #[test]
     fn eviction_bookkeeping_stays_bounded_under_churn() {
-        let mut cache = TokenCache::new(4);
+        let mut cache = TokenCache::new(4, 7);
         for n in 0..1000 {
-            let hash = token_hash(&format!("t{n}"));
-            cache.insert(hash, principal(100), "k".into());
-            cache.remove(&hash);
+            let token = format!("t{n}");
+            cache.insert(&token, principal(100), "k".into());
+            cache.remove(&token);
         }
         assert!(cache.order.len() <= 8);
+    }
+
+    #[test]
+    fn salts_change_the_hash() {
+        let hash = |salt| {
+            let mut h = Salted(salt).build_hasher();
+            h.write(b"token");
+            h.finish()
+        };
+        assert_ne!(hash(1), hash(2));
     }
 }

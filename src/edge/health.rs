@@ -2,7 +2,8 @@
 //! and cache counters of this isolate. Never a secret or a token.
 
 use serde_json::json;
-use worker::{Response, Result};
+use worker::web_sys::Response;
+use worker::Result;
 
 use crate::config::Config;
 use crate::key_cache::{freshness, Freshness};

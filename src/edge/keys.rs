@@ -24,6 +24,7 @@ use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
 use crate::verify::TenantKeys;
 
+use super::now_ms;
 use super::webcrypto::WebCrypto;
 
 pub const KV_BINDING: &str = "JWKS_CACHE";
@@ -162,10 +163,6 @@ pub async fn after_unknown_kid(source: &KeySource, tenant: &TenantId, version: T
             Err(_) => current,
         },
     }
-}
-
-fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
 }
 
 /// A refresh older than this is presumed abandoned (its request was cancelled).

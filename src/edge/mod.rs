@@ -2,6 +2,7 @@
 //! ids → path → route → (preflight | health) → token → principal → policy → origin,
 //! then security headers and one access-log line.
 
+mod glue;
 mod health;
 mod keys;
 mod limiter;
@@ -13,7 +14,8 @@ mod webcrypto;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{Context, Date, Env, Request, Response, Result};
+use worker::web_sys::Response;
+use worker::{Context, Env, Request, Result};
 
 use crate::access_log::{self, AccessRecord};
 use crate::config::Config;
@@ -27,7 +29,7 @@ use crate::reason::{Reason, Refusal};
 use crate::request_id::{choose, RequestIds};
 use crate::routes::{Route, RouteLookup};
 use crate::token::UnverifiedToken;
-use crate::token_cache::{token_hash, TokenCache, TokenHash};
+use crate::token_cache::TokenCache;
 use crate::verify::authenticate;
 
 use self::keys::KeySource;
@@ -44,8 +46,9 @@ thread_local! {
     static TOKEN_CACHE: RefCell<Option<TokenCache>> = const { RefCell::new(None) };
 }
 
-fn now_ms() -> u64 {
-    Date::now().as_millis()
+/// Milliseconds since the epoch, without allocating a JS `Date`.
+pub(crate) fn now_ms() -> u64 {
+    worker::js_sys::Date::now() as u64
 }
 
 fn now_seconds() -> i64 {
@@ -82,6 +85,9 @@ struct Outcome {
     verify_ms: u64,
     rate_limit_ms: u64,
     origin_ms: u64,
+    /// Headers for the answer besides the security headers (CORS, rate-limit state), as
+    /// `glue` lines.
+    extra_headers: String,
 }
 
 impl Outcome {
@@ -110,7 +116,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         Err(_) => (FALLBACK_REALM.to_string(), false),
     };
     let exchange = Exchange { ids, realm, debug };
-    let (mut response, outcome) = match &config {
+    let (response, outcome) = match &config {
         Ok(config) => match serve(request, &env, &ctx, config, &exchange).await {
             Ok(done) => done,
             Err(err) => {
@@ -123,8 +129,9 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         Err(refusal) => (exchange.refuse(refusal)?, Outcome::refused(refusal.reason, None)),
     };
 
-    let security = config.as_ref().map(|c| c.security_headers.clone()).unwrap_or_default();
-    respond::secure(&mut response, &security, outcome.forwarded, &exchange.ids.request_id)?;
+    let mut extra = outcome.extra_headers;
+    glue::push_line(&mut extra, "x-request-id", &exchange.ids.request_id);
+    respond::finish(&response, config.as_ref().ok().map(|c| &**c), outcome.forwarded, &extra)?;
 
     let log = config.as_ref().map(|c| c.log).unwrap_or(crate::config::LogSettings {
         level: crate::config::LogLevel::Info,
@@ -136,7 +143,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         method: &method,
         path: &path,
         route: outcome.route.as_deref(),
-        status: response.status_code(),
+        status: response.status(),
         reason: outcome.reason,
         forwarded: outcome.forwarded,
         verify_ms: outcome.verify_ms,
@@ -202,39 +209,40 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, 
     let verify_ms = now_ms().saturating_sub(verify_started);
 
     let limit_started = now_ms();
-    let mut limit_headers = Vec::new();
+    let mut extra_headers = String::new();
     if let (None, Some(limit)) = (&refusal, &route.rate_limit) {
         let client_ip = request.headers().get("cf-connecting-ip")?;
-        match apply_rate_limit(env, limit, principal.as_ref(), client_ip.as_deref(), exchange).await {
-            Ok(headers) => limit_headers = headers.unwrap_or_default(),
-            Err((limited, headers)) => {
-                refusal = Some(limited);
-                limit_headers = headers.unwrap_or_default();
-            }
+        let (limited, headers) = apply_rate_limit(env, limit, principal.as_ref(), client_ip.as_deref(), exchange).await;
+        refusal = limited;
+        for (name, value) in headers {
+            glue::push_line(&mut extra_headers, name, &value);
         }
     }
     let rate_limit_ms = now_ms().saturating_sub(limit_started);
+    if let Some(cors) = &route.cors {
+        for (name, value) in cors.response_headers(origin.as_deref()) {
+            // Vary is appended to the origin's own; the rest belongs to the route's policy.
+            glue::push_line(&mut extra_headers, if name == "vary" { "+vary" } else { name }, &value);
+        }
+    }
 
-    let (mut response, mut outcome) = match refusal {
+    let (response, mut outcome) = match refusal {
         Some(refusal) => {
             let (response, mut outcome) = refused(exchange, refusal, Some(route))?;
             outcome.principal = principal;
             (response, outcome)
         }
-        None => forward(request, env, config, exchange, route, &path, url.query(), principal).await?,
+        None => forward(&request, env, config, exchange, route, &path, url.query(), principal).await?,
     };
-    respond::add_headers(&mut response, &limit_headers)?;
     outcome.verify_ms = verify_ms;
     outcome.rate_limit_ms = rate_limit_ms;
-    if let Some(cors) = &route.cors {
-        respond::apply_cors(&mut response, &cors.response_headers(origin.as_deref()))?;
-    }
+    outcome.extra_headers = extra_headers;
     Ok((response, outcome))
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn forward(
-    request: Request,
+    request: &Request,
     env: &Env,
     config: &Config,
     exchange: &Exchange,
@@ -245,7 +253,8 @@ async fn forward(
 ) -> Result<(Response, Outcome)> {
     let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
     let started = now_ms();
-    let forwarded = proxy::forward(request, config, path, query, principal.as_ref(), origin_secret.as_deref(), &exchange.ids).await?;
+    let extra = proxy::Extra { principal: principal.as_ref(), origin_secret: origin_secret.as_deref(), ids: &exchange.ids, gateway_cors: route.cors.is_some() };
+    let forwarded = proxy::forward(request, config, path, query, extra).await?;
     let origin_ms = now_ms().saturating_sub(started);
     let refusal = match forwarded {
         Forwarded::Response(response) => {
@@ -268,26 +277,26 @@ async fn forward(
 
 type HeaderList = Vec<(&'static str, String)>;
 
-/// One round trip to the bucket's Durable Object. `Ok(headers)` to forward with, or the
-/// refusal (429, or 503 when the limiter fails closed) with its headers.
+/// One round trip to the bucket's Durable Object: the refusal, if any (429, or 503 when
+/// the limiter fails closed), and the rate-limit headers for the answer.
 async fn apply_rate_limit(
     env: &Env,
     limit: &crate::rate_limit::RateLimit,
     principal: Option<&Principal>,
     client_ip: Option<&str>,
     exchange: &Exchange,
-) -> std::result::Result<Option<HeaderList>, (Refusal, Option<HeaderList>)> {
+) -> (Option<Refusal>, HeaderList) {
     let bucket = limit.bucket(principal, client_ip);
     match limiter::check(env, limit, &bucket).await {
         Ok(verdict) => {
             let (policy, state) = crate::rate_limit::headers(limit, &verdict);
             let mut headers = vec![("ratelimit-policy", policy), ("ratelimit", state)];
             if verdict.allowed {
-                Ok(Some(headers))
+                (None, headers)
             } else {
                 let seconds = verdict.retry_after_seconds();
                 headers.push(("retry-after", seconds.to_string()));
-                Err((Refusal::new(Reason::RateLimited, format!("rate limit {:?} exceeded; retry after {seconds} s", limit.name)), Some(headers)))
+                (Some(Refusal::new(Reason::RateLimited, format!("rate limit {:?} exceeded; retry after {seconds} s", limit.name))), headers)
             }
         }
         Err(err) => {
@@ -296,11 +305,10 @@ async fn apply_rate_limit(
                 serde_json::json!({ "event": "rate_limiter_unavailable", "level": "error", "request_id": exchange.ids.request_id, "limit": limit.name, "failure_mode": limit.failure_mode, "detail": err })
             );
             match limit.failure_mode {
-                crate::rate_limit::FailureMode::Open => Ok(None),
-                crate::rate_limit::FailureMode::Closed => Err((
-                    Refusal::new(Reason::RateLimiterUnavailable, "the rate limiter is unavailable").with_internal(err).with_retry_after(1),
-                    None,
-                )),
+                crate::rate_limit::FailureMode::Open => (None, Vec::new()),
+                crate::rate_limit::FailureMode::Closed => {
+                    (Some(Refusal::new(Reason::RateLimiterUnavailable, "the rate limiter is unavailable").with_internal(err).with_retry_after(1)), Vec::new())
+                }
             }
         }
     }
@@ -326,8 +334,7 @@ async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, confi
     let authorization = request.headers().get("authorization").ok().flatten();
     let raw = bearer_token(authorization.as_deref())?;
     let now = now_seconds();
-    let hash = token_hash(raw);
-    if let Some(principal) = cached_principal(&hash, now, config.token_cache_size) {
+    if let Some(principal) = cached_principal(raw, now, config.token_cache_size) {
         keys::count(|c| c.token_cache_hits += 1);
         return Ok(principal);
     }
@@ -346,22 +353,25 @@ async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, confi
     let principal = authenticate(token, &keys, &source.backend, config, now).await?;
     TOKEN_CACHE.with(|cache| {
         if let Some(cache) = cache.borrow_mut().as_mut() {
-            cache.insert(hash, principal.clone(), kid);
+            cache.insert(raw, principal.clone(), kid);
         }
     });
     Ok(principal)
 }
 
 /// A principal verified earlier from the same token, if its key is still current.
-fn cached_principal(hash: &TokenHash, now: i64, capacity: usize) -> Option<Principal> {
+fn cached_principal(token: &str, now: i64, capacity: usize) -> Option<Principal> {
     TOKEN_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let cache = cache.get_or_insert_with(|| TokenCache::new(capacity));
-        let (principal, kid) = cache.get(hash, now)?;
+        let cache = cache.get_or_insert_with(|| {
+            let salt = random_bytes();
+            TokenCache::new(capacity, u64::from_le_bytes(salt[..8].try_into().unwrap_or_default()))
+        });
+        let (principal, kid) = cache.get(token, now)?;
         if keys::holds_kid(principal.tenant(), principal.version(), kid) {
             Some(principal.clone())
         } else {
-            cache.remove(hash);
+            cache.remove(token);
             None
         }
     })

@@ -1,13 +1,19 @@
 //! Forwarding an allowed request to the origin and relaying its answer.
+//!
+//! Works on the runtime's own `Request`/`Response` objects: each conversion through
+//! `worker::Response` would copy headers and build another response.
 
-use std::time::Duration;
+use std::cell::OnceCell;
 
-use futures_util::future::{select, Either};
-use worker::wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBuilder, Result};
+use worker::js_sys::{self, Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, AbortSignal, RequestRedirect};
+use worker::{Method, Request, Result};
 
+use super::glue::{self, push_line, string_array};
 use crate::config::Config;
-use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
+use crate::forward::{identity_headers, RequestHeaderFilter, IDENTITY_HEADER_PREFIX, ORIGIN_SECRET_HEADER};
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
 use crate::request_id::RequestIds;
@@ -17,73 +23,91 @@ const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-conne
 
 /// Outcome of forwarding: the relayed response, or why the origin gave none.
 pub enum Forwarded {
-    Response(Response),
+    Response(web_sys::Response),
     Unreachable(String),
     /// No response headers within `origin_timeout_ms`.
     TimedOut,
 }
 
+/// Name lists built once per isolate (the configuration does not change within one).
+struct DropLists {
+    request: Array,
+    response: Array,
+}
+
+thread_local! {
+    static DROP_LISTS: OnceCell<DropLists> = const { OnceCell::new() };
+}
+
+fn with_drop_lists<R>(config: &Config, f: impl FnOnce(&DropLists) -> R) -> R {
+    DROP_LISTS.with(|cell| {
+        f(cell.get_or_init(|| DropLists {
+            request: string_array(RequestHeaderFilter::new(None, config.forward_authorization).dropped_names()),
+            response: string_array(HOP_BY_HOP_RESPONSE.iter().copied().chain(config.security_headers.remove.iter().map(String::as_str))),
+        }))
+    })
+}
+
+/// What the origin receives besides the client's own headers.
+pub struct Extra<'a> {
+    pub principal: Option<&'a Principal>,
+    pub origin_secret: Option<&'a str>,
+    pub ids: &'a RequestIds,
+    /// The route has a CORS policy: the origin's `Access-Control-*` headers are dropped.
+    pub gateway_cors: bool,
+}
+
 /// Forwards to the origin at the normalized `path` (the one the route matched).
-/// `principal` is `None` on public routes; `origin_secret` is the `ORIGIN_SECRET` secret.
-pub async fn forward(
-    request: Request,
-    config: &Config,
-    path: &NormalizedPath,
-    query: Option<&str>,
-    principal: Option<&Principal>,
-    origin_secret: Option<&str>,
-    ids: &RequestIds,
-) -> Result<Forwarded> {
+pub async fn forward(request: &Request, config: &Config, path: &NormalizedPath, query: Option<&str>, extra: Extra<'_>) -> Result<Forwarded> {
     let target = config.origin.url_for(path.as_str(), query);
 
     let incoming = request.headers();
-    let filter = RequestHeaderFilter::new(incoming.get("connection")?.as_deref(), config.forward_authorization);
-    let headers = Headers::new();
-    for (name, value) in incoming.entries() {
-        if filter.keeps(&name) {
-            headers.append(&name, &value)?;
+    let connection = incoming.get("connection")?;
+    let headers = match connection.as_deref() {
+        // Names listed in Connection are hop-by-hop too: a list for this request only.
+        Some(listed) => {
+            let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization);
+            glue::copy_without(&incoming.0, &string_array(filter.dropped_names()), IDENTITY_HEADER_PREFIX)?
         }
+        None => with_drop_lists(config, |lists| glue::copy_without(&incoming.0, &lists.request, IDENTITY_HEADER_PREFIX))?,
+    };
+    let mut lines = String::with_capacity(512);
+    for (name, value) in extra.principal.map(identity_headers).unwrap_or_default() {
+        push_line(&mut lines, name, &value);
     }
-    for (name, value) in principal.map(identity_headers).unwrap_or_default() {
-        headers.set(name, &value)?;
+    if let Some(secret) = extra.origin_secret {
+        push_line(&mut lines, ORIGIN_SECRET_HEADER, secret);
     }
-    if let Some(secret) = origin_secret {
-        headers.set(ORIGIN_SECRET_HEADER, secret)?;
-    }
-    headers.set("x-request-id", &ids.request_id)?;
-    headers.set("traceparent", &ids.traceparent)?;
+    push_line(&mut lines, "x-request-id", &extra.ids.request_id);
+    push_line(&mut lines, "traceparent", &extra.ids.traceparent);
+    glue::set_lines(&headers, &lines)?;
 
     let method = request.method();
-    let mut init = RequestInit::new();
-    init.with_method(method.clone()).with_headers(headers).with_redirect(RequestRedirect::Manual);
+    let init = web_sys::RequestInit::new();
+    init.set_method(method.as_ref());
+    init.set_headers(&headers);
+    init.set_redirect(RequestRedirect::Manual);
     if !matches!(method, Method::Get | Method::Head) {
-        init.with_body(request.inner().body().map(JsValue::from));
-    }
-    let outbound = Request::new_with_init(&target, &init)?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let outbound = Fetch::Request(outbound);
-    let fetch = std::pin::pin!(outbound.send_with_signal(&signal));
-    let timeout = std::pin::pin!(Delay::from(Duration::from_millis(config.origin_timeout_ms)));
-    match select(fetch, timeout).await {
-        Either::Left((Ok(response), _)) => Ok(Forwarded::Response(relay(response)?)),
-        Either::Left((Err(err), _)) => Ok(Forwarded::Unreachable(err.to_string())),
-        Either::Right(_) => {
-            controller.abort();
-            Ok(Forwarded::TimedOut)
+        if let Some(body) = request.inner().body() {
+            init.set_body(&body);
         }
+    }
+    // The runtime's own timer: no Rust-side timer future per request.
+    let signal = AbortSignal::timeout_with_u32(u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX));
+    init.set_signal(Some(&signal));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    match JsFuture::from(global.fetch_with_str_and_init(&target, &init)).await {
+        Ok(response) => {
+            let response: web_sys::Response = response.unchecked_into();
+            let prefix = if extra.gateway_cors { "access-control-" } else { "" };
+            let relayed = with_drop_lists(config, |lists| glue::relay(&response, &lists.response, prefix))?;
+            Ok(Forwarded::Response(relayed))
+        }
+        Err(_) if signal.aborted() => Ok(Forwarded::TimedOut),
+        Err(err) => Ok(Forwarded::Unreachable(describe(&err))),
     }
 }
 
-/// Copies the origin's answer into a response whose headers the gateway may modify.
-fn relay(response: Response) -> Result<Response> {
-    let status = response.status_code();
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        if !HOP_BY_HOP_RESPONSE.contains(&name.as_str()) {
-            headers.append(&name, &value)?;
-        }
-    }
-    let (_, body) = response.into_parts();
-    Ok(ResponseBuilder::new().with_status(status).with_headers(headers).body(body))
+fn describe(err: &JsValue) -> String {
+    err.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| err.as_string()).unwrap_or_else(|| "fetch failed".into())
 }

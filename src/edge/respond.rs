@@ -1,72 +1,64 @@
-//! Turning the core's pure answers into `worker::Response`s.
+//! Turning the core's pure answers into the runtime's `Response`s, and the headers every
+//! answer gets on its way out.
 
-use worker::{Headers, Response, ResponseBuilder, Result};
+use std::cell::OnceCell;
 
+use worker::web_sys::Response;
+use worker::Result;
+
+use super::glue::{self, push_line};
+use crate::config::Config;
 use crate::problem::{refusal_answer, Answer, AnswerContext};
 use crate::reason::Refusal;
 use crate::security_headers::SecurityHeaders;
 
 pub fn answer(answer: Answer) -> Result<Response> {
-    let headers = Headers::new();
+    let mut lines = String::new();
     for (name, value) in &answer.headers {
-        headers.set(name, value)?;
+        push_line(&mut lines, name, value);
     }
-    Ok(ResponseBuilder::new().with_status(answer.status).with_headers(headers).fixed(answer.body.into_bytes()))
+    Ok(glue::answer(answer.status, &lines, Some(answer.body))?)
 }
 
 pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Result<Response> {
     answer(refusal_answer(refusal, context))
 }
 
-/// Security headers on every answer: added where the origin did not set its own
-/// (`relayed`), always on the gateway's own answers; leaky origin headers removed;
-/// the request id returned.
-pub fn secure(response: &mut Response, security: &SecurityHeaders, relayed: bool, request_id: &str) -> Result<()> {
-    let headers = response.headers_mut();
-    if relayed {
-        for name in &security.remove {
-            headers.delete(name)?;
-        }
-    }
-    for (name, value) in &security.add {
-        if !relayed || !headers.has(name)? {
-            headers.set(name, value)?;
-        }
-    }
-    headers.set("x-request-id", request_id)?;
-    Ok(())
-}
-
 /// 204 with the given headers (a successful CORS preflight).
 pub fn no_content(headers: &[(&'static str, String)]) -> Result<Response> {
-    let h = Headers::new();
+    let mut lines = String::new();
     for (name, value) in headers {
-        h.set(name, value)?;
+        push_line(&mut lines, name, value);
     }
-    Ok(ResponseBuilder::new().with_status(204).with_headers(h).empty())
+    Ok(glue::answer(204, &lines, None)?)
 }
 
-/// Makes the route's CORS policy the only source of `Access-Control-*` headers.
-pub fn apply_cors(response: &mut Response, cors_headers: &[(&'static str, String)]) -> Result<()> {
-    let headers = response.headers_mut();
-    let stale: Vec<String> = headers.keys().filter(|name| name.starts_with("access-control-")).collect();
-    for name in stale {
-        headers.delete(&name)?;
-    }
-    for (name, value) in cors_headers {
-        if *name == "vary" {
-            headers.append(name, value)?;
-        } else {
-            headers.set(name, value)?;
-        }
-    }
-    Ok(())
+thread_local! {
+    static SECURITY_LINES: OnceCell<String> = const { OnceCell::new() };
 }
 
-/// Sets extra headers (rate-limit state) on an answer.
-pub fn add_headers(response: &mut Response, headers: &[(&'static str, String)]) -> Result<()> {
-    for (name, value) in headers {
-        response.headers_mut().set(name, value)?;
+fn security_lines(security: &SecurityHeaders) -> String {
+    let mut lines = String::new();
+    for (name, value) in &security.add {
+        push_line(&mut lines, name, value);
     }
+    lines
+}
+
+/// Security headers on every answer: added where the origin did not set its own
+/// (`relayed`; leaky origin headers were already dropped by the relay), always on the
+/// gateway's own answers; then `extra` lines (request id, CORS, rate-limit state).
+pub fn finish(response: &Response, config: Option<&Config>, relayed: bool, extra: &str) -> Result<()> {
+    let headers = response.headers();
+    let lines = match config {
+        Some(config) => SECURITY_LINES.with(|cell| cell.get_or_init(|| security_lines(&config.security_headers)).clone()),
+        None => security_lines(&SecurityHeaders::default()),
+    };
+    if relayed {
+        glue::set_missing(&headers, &lines)?;
+    } else {
+        glue::set_lines(&headers, &lines)?;
+    }
+    glue::set_lines(&headers, extra)?;
     Ok(())
 }

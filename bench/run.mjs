@@ -1,0 +1,189 @@
+// `make bench`: entra-edge side by side with a pass-through worker (the floor) and a jose
+// worker (what most Workers users write), all under plain workerd against the same fast
+// local origin, driven by wrk. Prints one table; each row as a share of pass-through.
+//
+// Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WARMUP (2).
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import * as esbuild from 'esbuild';
+import { startAuthority } from '../dev/authority.mjs';
+import { startOrigin } from '../dev/origin.mjs';
+import { API_CLIENT_ID, DEMO_TENANT } from '../dev/demo.mjs';
+import { ROOT, startWrangler, writeTestConfig } from '../dev/wrangler.mjs';
+import { startWorkerd } from './workerd.mjs';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const DISTINCT = 1000;
+
+function ensureWrk() {
+  if (spawnSync('wrk', ['--version']).error === undefined) return;
+  if (process.getuid?.() === 0) {
+    console.log('installing wrk (apt-get)…');
+    execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit' });
+    return;
+  }
+  throw new Error('wrk is needed: apt-get install wrk');
+}
+
+/**
+ * Runs wrk and parses requests/s, p50, p99 (ms) and errors. Asynchronous on purpose: the
+ * origin and the authority live in this process and must keep answering meanwhile.
+ */
+async function wrk(url, tokensFile, seconds = SECONDS) {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', path.join(ROOT, 'bench', 'tokens.lua'), url, '--', tokensFile];
+  const { stdout: out } = await promisify(execFile)('wrk', args, { encoding: 'utf8' });
+  const ms = (label) => {
+    const m = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
+    if (!m) return NaN;
+    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50: ms('50'), p99: ms('99'), errors };
+}
+
+function writeTokens(dir, name, tokens) {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, tokens.join('\n') + '\n');
+  return file;
+}
+
+async function main() {
+  ensureWrk();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-bench-'));
+  const authority = await startAuthority();
+  const origin = await startOrigin();
+  origin.record = false;
+  const mint = () => authority.mint({ tenant: DEMO_TENANT, audience: API_CLIENT_ID, scopes: ['Orders.Read'], lifetime: 7200 });
+  const one = writeTokens(work, 'one.txt', [mint()]);
+  const many = writeTokens(work, 'many.txt', Array.from({ length: DISTINCT }, mint));
+  const edgeConfig = (extra = {}) => ({
+    origin: origin.url,
+    authority: authority.url,
+    tenants: [DEMO_TENANT],
+    audiences: [API_CLIENT_ID],
+    routes: [{ path: '/**' }],
+    log_level: 'off',
+    ...extra,
+  });
+
+  const joseBundle = path.join(work, 'jose-worker.js');
+  await esbuild.build({ entryPoints: [path.join(ROOT, 'bench', 'jose-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: joseBundle, logLevel: 'error' });
+
+  const workers = {
+    passthrough: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'passthrough.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
+    edge: (extra) => ({
+      modules: [
+        { name: 'index.js', file: path.join(ROOT, 'build', 'index.js'), type: 'esModule' },
+        { name: 'index_bg.wasm', file: path.join(ROOT, 'build', 'index_bg.wasm'), type: 'wasm' },
+      ],
+      json: { ENTRA_EDGE: edgeConfig(extra) },
+    }),
+    jose: { modules: [{ name: 'worker.js', file: joseBundle, type: 'esModule' }], json: { CONFIG: { origin: origin.url, authority: authority.url, tenants: [DEMO_TENANT], audiences: [API_CLIENT_ID] } } },
+  };
+
+  const scenarios = [
+    { row: 'pass-through JS worker (floor)', worker: workers.passthrough, tokens: one },
+    { row: 'entra-edge, one repeated token', worker: workers.edge({}), tokens: one },
+    { row: `entra-edge, ${DISTINCT} distinct tokens`, worker: workers.edge({}), tokens: many },
+    { row: `entra-edge, ${DISTINCT} distinct tokens, token cache off`, worker: workers.edge({ token_cache_size: 0 }), tokens: many },
+    { row: 'jose JS worker, one repeated token', worker: workers.jose, tokens: one },
+    { row: `jose JS worker, ${DISTINCT} distinct tokens`, worker: workers.jose, tokens: many },
+    // Where the time goes: the same worker without token checks, and without the origin call.
+    { row: 'breakdown: entra-edge, public route (no token checks)', worker: workers.edge({ routes: [{ path: '/**', public: true }] }), tokens: one },
+    { row: 'breakdown: entra-edge, answered at the edge (404, no origin call)', worker: workers.edge({ routes: [{ path: '/elsewhere' }] }), tokens: one, expectErrors: true },
+  ];
+
+  const results = [];
+  for (const [i, s] of scenarios.entries()) {
+    const server = await startWorkerd({ dir: path.join(work, `w${i}`), ...s.worker });
+    try {
+      await wrk(server.url + '/api/orders', s.tokens, WARMUP);
+      const before = authority.counts.jwks;
+      const r = await wrk(server.url + '/api/orders', s.tokens);
+      results.push({ ...s, ...r, jwks: authority.counts.jwks - before });
+      console.error(`${s.row}: ${r.rps.toFixed(0)} req/s`);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  // Cold isolates: 32 concurrent first requests.
+  const cold = {};
+  for (const [name, worker] of [['entra-edge', workers.edge({})], ['jose', workers.jose]]) {
+    const server = await startWorkerd({ dir: path.join(work, `cold-${name}`), ...worker });
+    try {
+      const before = authority.counts.jwks;
+      const tokens = Array.from({ length: 32 }, mint);
+      const statuses = await Promise.all(tokens.map((t) => fetch(`${server.url}/api/orders`, { headers: { authorization: `Bearer ${t}` } }).then(async (r) => { await r.arrayBuffer(); return r.status; })));
+      cold[name] = { jwks: authority.counts.jwks - before, ok: statuses.filter((s) => s === 200).length };
+    } finally {
+      await server.stop();
+    }
+  }
+
+  // For reference: the same worker under wrangler dev (its proxy caps throughput), and the
+  // cost of a rate-limited route (one Durable Object round trip) against an unlimited one.
+  const refDir = path.join(work, 'wrangler');
+  const refConfig = writeTestConfig(refDir, {
+    entraEdge: edgeConfig({
+      routes: [
+        { name: 'limited', path: '/limited/**', rate_limit: { key: ['oid'], windows: [{ requests: 1_000_000_000, period_seconds: 1 }] } },
+        { path: '/**' },
+      ],
+    }),
+  });
+  const dev = await startWrangler({ config: refConfig, persistTo: path.join(refDir, 'state') });
+  let wranglerRow;
+  let limitRows;
+  try {
+    await wrk(dev.url + '/api/orders', one, WARMUP);
+    wranglerRow = await wrk(dev.url + '/api/orders', one);
+    await wrk(dev.url + '/limited/orders', one, WARMUP);
+    const unlimited = await wrk(dev.url + '/api/orders', one);
+    const limited = await wrk(dev.url + '/limited/orders', one);
+    limitRows = { unlimited, limited };
+  } finally {
+    await dev.stop();
+  }
+
+  await Promise.all([authority.close(), origin.close()]);
+
+  const wasm = fs.readFileSync(path.join(ROOT, 'build', 'index_bg.wasm'));
+  const gz = zlib.gzipSync(wasm, { level: 9 }).length;
+  const floor = results[0];
+  const pct = (v, base) => `${((v / base) * 100).toFixed(0)} %`;
+  const lines = [];
+  lines.push(`entra-edge benchmark — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
+  lines.push(`plain workerd ${execFileSync(path.join(ROOT, 'node_modules', '.bin', 'workerd'), ['--version'], { encoding: 'utf8' }).trim()}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s after ${WARMUP}s warm-up, loopback origin`);
+  lines.push('');
+  lines.push('| scenario | req/s | share of pass-through | p50 ms | p99 ms | p99 − floor p99 | errors | JWKS fetches |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const errors = r.expectErrors ? `(${r.errors} × 404 by design)` : r.errors;
+    lines.push(`| ${r.row} | ${r.rps.toFixed(0)} | ${pct(r.rps, floor.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.p99 - floor.p99).toFixed(2)} | ${errors} | ${r.jwks} |`);
+  }
+  lines.push('');
+  lines.push(`cold isolate, 32 concurrent first requests: entra-edge fetched the JWKS ${cold['entra-edge'].jwks}× (${cold['entra-edge'].ok}/32 OK); jose ${cold.jose.jwks}× (${cold.jose.ok}/32 OK)`);
+  lines.push(`wasm: ${(wasm.length / 1024).toFixed(0)} KiB raw, ${(gz / 1024).toFixed(0)} KiB gzip`);
+  lines.push(`under wrangler dev (reference only, its proxy caps every worker): entra-edge one repeated token ${wranglerRow.rps.toFixed(0)} req/s, p50 ${wranglerRow.p50.toFixed(2)} ms`);
+  lines.push(`rate-limited route under wrangler dev (one Durable Object round trip): ${limitRows.limited.rps.toFixed(0)} req/s, p50 ${limitRows.limited.p50.toFixed(2)} ms vs unlimited ${limitRows.unlimited.rps.toFixed(0)} req/s, p50 ${limitRows.unlimited.p50.toFixed(2)} ms (+${(limitRows.limited.p50 - limitRows.unlimited.p50).toFixed(2)} ms p50)`);
+  const report = lines.join('\n');
+  console.log(report);
+  fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.md'), report + '\n');
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+// Serving a worker with plain workerd (the runtime Cloudflare runs), without wrangler's
+// dev proxy, from a generated Cap'n Proto config.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, freePort } from '../dev/wrangler.mjs';
+
+const WORKERD = path.join(ROOT, 'node_modules', '.bin', 'workerd');
+
+/**
+ * Starts workerd serving `modules` ([{ name, file, type: 'esModule' | 'wasm' }]) with the
+ * given JSON bindings. Outbound fetch may reach loopback (origin and authority).
+ */
+export async function startWorkerd({ dir, modules, json = {}, compatibilityDate = '2025-06-01', inspectorPort }) {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const m of modules) fs.copyFileSync(m.file, path.join(dir, m.name));
+  const port = await freePort();
+  const moduleList = modules.map((m) => `(name = ${JSON.stringify(m.name)}, ${m.type} = embed ${JSON.stringify(m.name)})`).join(',\n      ');
+  const bindings = Object.entries(json).map(([name, value]) => `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`).join(',\n      ');
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "loopback", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+
+const worker :Workerd.Worker = (
+  modules = [
+      ${moduleList}
+  ],
+  compatibilityDate = "${compatibilityDate}",
+  bindings = [
+      ${bindings}
+  ],
+  globalOutbound = "loopback",
+);
+`;
+  const file = path.join(dir, 'config.capnp');
+  fs.writeFileSync(file, config);
+  const args = ['serve', file, '--verbose'];
+  if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
+  const child = spawn(WORKERD, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  child.stdout.on('data', (c) => { output += c; });
+  child.stderr.on('data', (c) => { output += c; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`workerd exited:\n${output}`);
+    try {
+      await fetch(`${url}/__ready`);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`workerd not ready:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    url,
+    output: () => output,
+    async stop() {
+      const exited = new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,42 @@
+// Header mechanics for the worker shell, one boundary crossing per call. What to drop,
+// add or keep is decided in Rust (src/forward.rs, src/security_headers.rs); this only
+// applies it. `lines` is "name\nvalue\nname\nvalue…" (values never contain a newline).
+
+export function setLines(headers, lines) {
+  if (!lines) return;
+  const parts = lines.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    // A leading "+" appends instead of replacing (e.g. Vary).
+    if (parts[i][0] === '+') headers.append(parts[i].slice(1), parts[i + 1]);
+    else headers.set(parts[i], parts[i + 1]);
+  }
+}
+
+/** Sets each header of `lines` that `headers` does not have yet. */
+export function setMissing(headers, lines) {
+  if (!lines) return;
+  const parts = lines.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) if (!headers.has(parts[i])) headers.set(parts[i], parts[i + 1]);
+}
+
+/** A mutable copy of `source` without `dropNames` (an array) or names starting with `dropPrefix`. */
+export function copyWithout(source, dropNames, dropPrefix) {
+  const out = new Headers(source);
+  for (const name of [...out.keys()]) {
+    if (dropNames.includes(name) || (dropPrefix && name.startsWith(dropPrefix))) out.delete(name);
+  }
+  return out;
+}
+
+/** A new response with the origin's status, body and a mutable copy of its headers. */
+export function relay(response, dropNames, dropPrefix) {
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copyWithout(response.headers, dropNames, dropPrefix) });
+}
+
+/** A response the gateway produces itself. */
+export function answer(status, lines, body) {
+  const headers = new Headers();
+  setLines(headers, lines);
+  return new Response(body === null ? null : body, { status, headers });
+}
+
