@@ -35,8 +35,8 @@ function ensureWrk() {
  * Runs wrk and parses requests/s, p50, p99 (ms) and errors. Asynchronous on purpose: the
  * origin and the authority live in this process and must keep answering meanwhile.
  */
-async function wrk(url, tokensFile, seconds = SECONDS) {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', path.join(ROOT, 'bench', 'tokens.lua'), url, '--', tokensFile];
+async function wrk(url, tokensFile, seconds = SECONDS, connections = CONNECTIONS) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', path.join(ROOT, 'bench', 'tokens.lua'), url, '--', tokensFile];
   const { stdout: out } = await promisify(execFile)('wrk', args, { encoding: 'utf8' });
   const ms = (label) => {
     const m = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
@@ -147,9 +147,10 @@ async function main() {
   try {
     await wrk(dev.url + '/api/orders', one, WARMUP);
     wranglerRow = await wrk(dev.url + '/api/orders', one);
-    await wrk(dev.url + '/limited/orders', one, WARMUP);
-    const unlimited = await wrk(dev.url + '/api/orders', one);
-    const limited = await wrk(dev.url + '/limited/orders', one);
+    // One connection: the latency a single caller sees, without queueing behind others.
+    await wrk(dev.url + '/limited/orders', one, WARMUP, 1);
+    const unlimited = await wrk(dev.url + '/api/orders', one, SECONDS, 1);
+    const limited = await wrk(dev.url + '/limited/orders', one, SECONDS, 1);
     limitRows = { unlimited, limited };
   } finally {
     await dev.stop();
@@ -173,9 +174,9 @@ async function main() {
   }
   lines.push('');
   lines.push(`cold isolate, 32 concurrent first requests: entra-edge fetched the JWKS ${cold['entra-edge'].jwks}× (${cold['entra-edge'].ok}/32 OK); jose ${cold.jose.jwks}× (${cold.jose.ok}/32 OK)`);
-  lines.push(`wasm: ${(wasm.length / 1024).toFixed(0)} KiB raw, ${(gz / 1024).toFixed(0)} KiB gzip`);
+  lines.push(`wasm: ${(wasm.length / 1024).toFixed(0)} KiB raw, ${(gz / 1024).toFixed(0)} KiB gzip (zlib level 9)`);
   lines.push(`under wrangler dev (reference only, its proxy caps every worker): entra-edge one repeated token ${wranglerRow.rps.toFixed(0)} req/s, p50 ${wranglerRow.p50.toFixed(2)} ms`);
-  lines.push(`rate-limited route under wrangler dev (one Durable Object round trip): ${limitRows.limited.rps.toFixed(0)} req/s, p50 ${limitRows.limited.p50.toFixed(2)} ms vs unlimited ${limitRows.unlimited.rps.toFixed(0)} req/s, p50 ${limitRows.unlimited.p50.toFixed(2)} ms (+${(limitRows.limited.p50 - limitRows.unlimited.p50).toFixed(2)} ms p50)`);
+  lines.push(`rate-limited route under wrangler dev, one connection (one Durable Object round trip): p50 ${limitRows.limited.p50.toFixed(2)} ms, p99 ${limitRows.limited.p99.toFixed(2)} ms vs unlimited p50 ${limitRows.unlimited.p50.toFixed(2)} ms, p99 ${limitRows.unlimited.p99.toFixed(2)} ms: +${(limitRows.limited.p50 - limitRows.unlimited.p50).toFixed(2)} ms p50`);
   const report = lines.join('\n');
   console.log(report);
   fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
