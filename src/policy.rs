@@ -155,7 +155,6 @@ fn step_up(context: &str, principal: &Principal, authority: &str) -> Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token_version::TokenVersion;
 
     const TENANT: &str = "3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41";
     const OTHER: &str = "5a8e2b71-0c4d-4f9e-a1b2-c3d4e5f60718";
@@ -163,20 +162,7 @@ mod tests {
     const AUTHORITY: &str = "https://login.microsoftonline.com";
 
     fn user(scopes: &[&str]) -> Principal {
-        Principal {
-            tenant: TenantId::parse(TENANT).unwrap(),
-            object_id: Some("u1".into()),
-            subject: "s".into(),
-            client_app_id: Some(SPA.into()),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            roles: vec![],
-            version: TokenVersion::V2,
-            kind: TokenKind::Delegated,
-            expires_at: 0,
-            auth_contexts: vec![],
-            client_capabilities: vec![],
-            username: None,
-        }
+        Principal { client_app_id: Some(SPA.into()), scopes: scopes.iter().map(|s| s.to_string()).collect(), ..crate::principal::sample() }
     }
 
     fn daemon(roles: &[&str]) -> Principal {

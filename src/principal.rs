@@ -87,3 +87,22 @@ impl Principal {
         &self.client_capabilities
     }
 }
+
+/// A verified delegated v2 caller for unit tests; adjust with struct update syntax.
+#[cfg(test)]
+pub(crate) fn sample() -> Principal {
+    Principal {
+        tenant: TenantId::parse("3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41").unwrap(),
+        object_id: Some("d621d57a-9995-4e93-9180-4eef25206cff".into()),
+        subject: "s".into(),
+        client_app_id: Some("0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d".into()),
+        scopes: vec![],
+        roles: vec![],
+        version: TokenVersion::V2,
+        kind: TokenKind::Delegated,
+        expires_at: 0,
+        auth_contexts: vec![],
+        client_capabilities: vec![],
+        username: Some("adele@contoso.example".into()),
+    }
+}

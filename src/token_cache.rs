@@ -93,25 +93,9 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::principal::TokenKind;
-    use crate::tenant::TenantId;
-    use crate::token_version::TokenVersion;
 
     fn principal(expires_at: i64) -> Principal {
-        Principal {
-            tenant: TenantId::parse("3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41").unwrap(),
-            object_id: None,
-            subject: "s".into(),
-            client_app_id: None,
-            scopes: vec![],
-            roles: vec![],
-            version: TokenVersion::V2,
-            kind: TokenKind::Delegated,
-            expires_at,
-            auth_contexts: vec![],
-            client_capabilities: vec![],
-            username: None,
-        }
+        Principal { expires_at, ..crate::principal::sample() }
     }
 
     #[test]
