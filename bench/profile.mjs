@@ -1,4 +1,4 @@
-// `node --experimental-websocket bench/profile.mjs [repeated|distinct|nocache]`: a V8 CPU
+// `node --experimental-websocket bench/profile.mjs [repeated|distinct|nocache|public]`: a V8 CPU
 // profile of entra-edge under plain workerd while wrk drives it, printed as the functions
 // with the most self time. Build without stripping names first for readable wasm frames:
 //   KEEP_WASM_NAMES=1 make -B build/index.js
@@ -30,7 +30,7 @@ const server = await startWorkerd({
     { name: 'index.js', file: path.join(ROOT, 'build', 'index.js'), type: 'esModule' },
     { name: 'index_bg.wasm', file: path.join(ROOT, 'build', 'index_bg.wasm'), type: 'wasm' },
   ],
-  json: { ENTRA_EDGE: { origin: origin.url, authority: authority.url, tenants: [DEMO_TENANT], audiences: [API_CLIENT_ID], routes: [{ path: '/**' }], log_level: 'off', token_cache_size: mode === 'nocache' ? 0 : 4096 } },
+  json: { ENTRA_EDGE: { origin: origin.url, authority: authority.url, tenants: [DEMO_TENANT], audiences: [API_CLIENT_ID], routes: [{ path: '/**', public: mode === 'public' }], log_level: 'off', token_cache_size: mode === 'nocache' ? 0 : 4096 } },
 });
 await fetch(`${server.url}/api/orders`, { headers: { authorization: `Bearer ${tokens[0]}` } });
 

@@ -36,7 +36,7 @@ pub mod verify;
 
 mod edge;
 
-use worker::{event, web_sys, Context, Env, Request, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, web_sys, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -44,7 +44,9 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+// The runtime's own request type: converting to `worker::Request` would eagerly read
+// (and materialize) `request.cf` on every request.
+async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     edge::handle(request, env, ctx).await
 }
 

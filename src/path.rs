@@ -60,6 +60,20 @@ impl PathProblem {
 
 pub const MAX_PATH_BYTES: usize = 4096;
 
+/// Splits a serialized absolute request URL (`scheme://host[:port]/path[?query]`) into its
+/// raw path and query, without re-parsing: the runtime already serialized it (WHATWG), so
+/// the first `/` after the host starts the path and `?` the query.
+pub fn split_url(url: &str) -> (&str, Option<&str>) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let target = rest.find('/').map_or("/", |i| &rest[i..]);
+    let target = target.split_once('#').map_or(target, |(before, _)| before);
+    match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    }
+}
+
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -199,6 +213,15 @@ mod tests {
         assert_eq!(normalize("api"), Err(PathProblem::NotAbsolute));
         assert_eq!(normalize(""), Err(PathProblem::NotAbsolute));
         assert_eq!(normalize(&format!("/{}", "a".repeat(5000))), Err(PathProblem::TooLong));
+    }
+
+    #[test]
+    fn request_urls_split_into_path_and_query() {
+        assert_eq!(split_url("https://api.example.com/a/b?x=1&y"), ("/a/b", Some("x=1&y")));
+        assert_eq!(split_url("http://127.0.0.1:8787/"), ("/", None));
+        assert_eq!(split_url("http://127.0.0.1:8787"), ("/", None));
+        assert_eq!(split_url("https://h/p?q#frag"), ("/p", Some("q")));
+        assert_eq!(split_url("https://h/p?"), ("/p", Some("")));
     }
 
     #[test]

@@ -15,13 +15,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use worker::web_sys::Response;
-use worker::{Context, Env, Request, Result};
+use worker::web_sys::Request;
+use worker::{Context, Env, Result};
 
 use crate::access_log::{self, AccessRecord};
 use crate::config::Config;
 use crate::cors::Preflight;
 use crate::extract::bearer_token;
-use crate::path::{normalize, NormalizedPath};
+use crate::path::{normalize, split_url, NormalizedPath};
 use crate::policy::{authorize, Access};
 use crate::principal::Principal;
 use crate::problem::AnswerContext;
@@ -103,12 +104,17 @@ fn random_bytes() -> [u8; 24] {
     bytes
 }
 
+/// A request header (the runtime's `Headers.get`; absent and unreadable are alike).
+fn header(request: &Request, name: &str) -> Option<String> {
+    request.headers().get(name).ok().flatten()
+}
+
 pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = now_ms();
-    let headers = request.headers();
-    let ids = choose(headers.get("x-request-id")?.as_deref(), headers.get("traceparent")?.as_deref(), random_bytes());
-    let method = request.method().to_string();
-    let path = request.path();
+    let ids = choose(header(&request, "x-request-id").as_deref(), header(&request, "traceparent").as_deref(), random_bytes());
+    let method = request.method();
+    let url = request.url();
+    let path = split_url(&url).0.to_string();
 
     let config = state::config(&env);
     let (realm, debug) = match &config {
@@ -167,20 +173,21 @@ fn refused(exchange: &Exchange, refusal: Refusal, route: Option<&Route>) -> Resu
 }
 
 async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, exchange: &Exchange) -> Result<(Response, Outcome)> {
-    let url = request.url()?;
-    let path = match normalize(url.path()) {
+    let url = request.url();
+    let (raw_path, query) = split_url(&url);
+    let path = match normalize(raw_path) {
         Ok(path) => path,
         Err(problem) => return refused(exchange, Refusal::new(Reason::PathInvalid, problem.describe()), None),
     };
-    let method = request.method().to_string();
+    let method = request.method();
     if config.health_path.as_deref() == Some(path.as_str()) && (method == "GET" || method == "HEAD") {
         return Ok((health::answer(config, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
     }
-    let origin = request.headers().get("origin")?;
+    let origin = header(&request, "origin");
 
     if method == "OPTIONS" {
-        if let (Some(origin), Some(requested)) = (origin.as_deref(), request.headers().get("access-control-request-method")?) {
-            let requested_headers = request.headers().get("access-control-request-headers")?;
+        if let (Some(origin), Some(requested)) = (origin.as_deref(), header(&request, "access-control-request-method")) {
+            let requested_headers = header(&request, "access-control-request-headers");
             return preflight(exchange, config, &path, origin, &requested, requested_headers.as_deref());
         }
     }
@@ -211,7 +218,7 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, 
     let limit_started = now_ms();
     let mut extra_headers = String::new();
     if let (None, Some(limit)) = (&refusal, &route.rate_limit) {
-        let client_ip = request.headers().get("cf-connecting-ip")?;
+        let client_ip = header(&request, "cf-connecting-ip");
         let (limited, headers) = apply_rate_limit(env, limit, principal.as_ref(), client_ip.as_deref(), exchange).await;
         refusal = limited;
         for (name, value) in headers {
@@ -232,7 +239,7 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, 
             outcome.principal = principal;
             (response, outcome)
         }
-        None => forward(&request, env, config, exchange, route, &path, url.query(), principal).await?,
+        None => forward(&request, env, config, exchange, route, &path, query, principal).await?,
     };
     outcome.verify_ms = verify_ms;
     outcome.rate_limit_ms = rate_limit_ms;
@@ -331,7 +338,7 @@ fn preflight(exchange: &Exchange, config: &Config, path: &NormalizedPath, origin
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.
 async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, config: &Rc<Config>) -> std::result::Result<Principal, Refusal> {
-    let authorization = request.headers().get("authorization").ok().flatten();
+    let authorization = header(request, "authorization");
     let raw = bearer_token(authorization.as_deref())?;
     let now = now_seconds();
     if let Some(principal) = cached_principal(raw, now, config.token_cache_size) {

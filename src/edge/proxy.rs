@@ -8,8 +8,8 @@ use std::cell::OnceCell;
 use worker::js_sys::{self, Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{self, AbortSignal, RequestRedirect};
-use worker::{Method, Request, Result};
+use worker::web_sys::{self, AbortSignal, Request, RequestRedirect};
+use worker::Result;
 
 use super::glue::{self, push_line, string_array};
 use crate::config::Config;
@@ -62,14 +62,14 @@ pub async fn forward(request: &Request, config: &Config, path: &NormalizedPath, 
     let target = config.origin.url_for(path.as_str(), query);
 
     let incoming = request.headers();
-    let connection = incoming.get("connection")?;
+    let connection = incoming.get("connection").ok().flatten();
     let headers = match connection.as_deref() {
         // Names listed in Connection are hop-by-hop too: a list for this request only.
         Some(listed) => {
             let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization);
-            glue::copy_without(&incoming.0, &string_array(filter.dropped_names()), IDENTITY_HEADER_PREFIX)?
+            glue::copy_without(&incoming, &string_array(filter.dropped_names()), IDENTITY_HEADER_PREFIX)?
         }
-        None => with_drop_lists(config, |lists| glue::copy_without(&incoming.0, &lists.request, IDENTITY_HEADER_PREFIX))?,
+        None => with_drop_lists(config, |lists| glue::copy_without(&incoming, &lists.request, IDENTITY_HEADER_PREFIX))?,
     };
     let mut lines = String::with_capacity(512);
     for (name, value) in extra.principal.map(identity_headers).unwrap_or_default() {
@@ -84,11 +84,11 @@ pub async fn forward(request: &Request, config: &Config, path: &NormalizedPath, 
 
     let method = request.method();
     let init = web_sys::RequestInit::new();
-    init.set_method(method.as_ref());
+    init.set_method(&method);
     init.set_headers(&headers);
     init.set_redirect(RequestRedirect::Manual);
-    if !matches!(method, Method::Get | Method::Head) {
-        if let Some(body) = request.inner().body() {
+    if method != "GET" && method != "HEAD" {
+        if let Some(body) = request.body() {
             init.set_body(&body);
         }
     }
