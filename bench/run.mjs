@@ -80,6 +80,7 @@ async function main() {
 
   const workers = {
     passthrough: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'passthrough.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
+    hygiene: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'hygiene-worker.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
     edge: (extra) => ({
       modules: [
         { name: 'index.js', file: path.join(ROOT, 'build', 'index.js'), type: 'esModule' },
@@ -98,6 +99,7 @@ async function main() {
     { row: 'jose JS worker, one repeated token', worker: workers.jose, tokens: one },
     { row: `jose JS worker, ${DISTINCT} distinct tokens`, worker: workers.jose, tokens: many },
     // Where the time goes: the same worker without token checks, and without the origin call.
+    { row: 'breakdown: JS worker forwarding with the same hygiene, no token checks', worker: workers.hygiene, tokens: one },
     { row: 'breakdown: entra-edge, public route (no token checks)', worker: workers.edge({ routes: [{ path: '/**', public: true }] }), tokens: one },
     { row: 'breakdown: entra-edge, answered at the edge (404, no origin call)', worker: workers.edge({ routes: [{ path: '/elsewhere' }] }), tokens: one, expectErrors: true },
   ];
