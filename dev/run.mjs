@@ -58,4 +58,5 @@ async function shutdown() {
 }
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
+process.on('SIGHUP', shutdown);
 gateway.child.once('exit', () => { if (!stopping) { console.error('wrangler dev exited'); shutdown(); } });
