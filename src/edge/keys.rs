@@ -218,6 +218,13 @@ async fn refresh_tiers(source: &KeySource, key: &CacheKey, now: i64, wanted_kid:
         }
     }
 
+    refresh_from_authority(source, key, now).await
+}
+
+/// Asks the authority, and on success installs the keys in memory and writes them to KV;
+/// every outcome is counted and logged and updates the tenant's cache state.
+async fn refresh_from_authority(source: &KeySource, key: &CacheKey, now: i64) -> Result<Keys, String> {
+    let (tenant, version) = key;
     with_slot(key, |slot| slot.state.record_attempt(now));
     match fetch_from_authority(source, tenant, *version, now).await {
         Ok((keys, document)) => {
@@ -256,21 +263,8 @@ pub async fn scheduled_refresh(source: &KeySource, now: i64) {
             if !due {
                 continue;
             }
-            let key = (tenant.clone(), *version);
-            with_slot(&key, |slot| slot.state.record_attempt(now));
-            match fetch_from_authority(source, tenant, *version, now).await {
-                Ok((keys, document)) => {
-                    count(|c| c.authority_fetches += 1);
-                    install(&key, keys, now);
-                    write_kv(source, tenant, *version, &document).await;
-                    log("keys_refreshed_by_schedule", tenant, *version, "ok");
-                }
-                Err(err) => {
-                    count(|c| c.authority_failures += 1);
-                    with_slot(&key, |slot| slot.state.record_failure(err.clone()));
-                    log("key_fetch_failed", tenant, *version, &err);
-                }
-            }
+            // Outcomes are counted and logged inside; the cron has nothing to add.
+            let _ = refresh_from_authority(source, &(tenant.clone(), *version), now).await;
         }
     }
 }
