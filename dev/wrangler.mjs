@@ -35,9 +35,21 @@ export function quietEnv() {
 
 /**
  * Runs `wrangler dev --local` with the given config and waits until it serves.
- * Returns { url, port, output(), stop() }.
+ * Returns { url, port, output(), stop() }. A free port can be taken by another process
+ * between probing and binding: without a fixed port, that start is retried on new ports.
  */
-export async function startWrangler({ config, env, persistTo, port, extraArgs = [], timeoutMs = 60_000, echo = false }) {
+export async function startWrangler(options) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWranglerOnce(options);
+    } catch (err) {
+      const portRace = /Address already in use/.test(String(err.message));
+      if (!portRace || options.port !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startWranglerOnce({ config, env, persistTo, port, extraArgs = [], timeoutMs = 60_000, echo = false }) {
   port ??= await freePort();
   const inspectorPort = await freePort();
   const args = ['dev', '--local', '--config', config, '--ip', '127.0.0.1', '--port', String(port),
