@@ -96,10 +96,14 @@ impl<'a> UnverifiedToken<'a> {
         let claims: Claims<EntraClaims> =
             token.deserialize_claims_unchecked().map_err(|_| malformed("token claims are not valid (wrong JSON or claim types)"))?;
 
-        let version = match claims.custom.ver.as_deref() {
-            None => return Err(Refusal::new(Reason::ClaimMissing, "the ver claim is missing")),
-            Some(ver) => TokenVersion::parse(ver)
+        let version = match (claims.custom.ver.as_deref(), claims.custom.iss.as_deref()) {
+            (Some(ver), _) => TokenVersion::parse(ver)
                 .ok_or_else(|| Refusal::new(Reason::TokenVersionNotAccepted, "ver must be 1.0 or 2.0"))?,
+            // Entra always sends ver; without it the issuer's form decides (v2 issuers end in
+            // /v2.0). Safe either way: the issuer must still equal that version's metadata issuer.
+            (None, Some(iss)) if iss.ends_with("/v2.0") => TokenVersion::V2,
+            (None, Some(_)) => TokenVersion::V1,
+            (None, None) => return Err(Refusal::new(Reason::ClaimMissing, "the ver and iss claims are missing")),
         };
         if !config.accepts_version(version) {
             return Err(Refusal::new(Reason::TokenVersionNotAccepted, format!("v{version} tokens are not accepted")));

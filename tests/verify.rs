@@ -358,9 +358,18 @@ fn tid_and_iss_of_different_tenants_are_refused() {
 }
 
 #[test]
-fn unknown_or_missing_version_is_refused() {
+fn unknown_version_is_refused() {
     assert_eq!(check(&signed(with(v2_claims(), json!({ "ver": "3.0" })))), Err(Reason::TokenVersionNotAccepted));
-    assert_eq!(check(&signed(without(v2_claims(), "ver"))), Err(Reason::ClaimMissing));
+}
+
+#[test]
+fn missing_version_is_taken_from_the_issuer_form() {
+    assert_eq!(check(&signed(without(v2_claims(), "ver"))).unwrap().version(), TokenVersion::V2);
+    assert_eq!(check(&signed(without(v1_app_claims(), "ver"))).unwrap().version(), TokenVersion::V1);
+    // The issuer must still be exactly that version's issuer.
+    let v1_issuer_on_v2_shape = with(without(v2_claims(), "ver"), json!({ "iss": format!("https://login.microsoftonline.com/{TENANT}/") }));
+    assert_eq!(check(&signed(v1_issuer_on_v2_shape)), Err(Reason::IssuerMismatch));
+    assert_eq!(check(&signed(without(without(v2_claims(), "ver"), "iss"))), Err(Reason::ClaimMissing));
 }
 
 #[test]
