@@ -132,7 +132,8 @@ mod tests {
     #[test]
     fn line_has_the_documented_fields() {
         let p = principal();
-        let line: Value = serde_json::from_str(&line(&record(Some(&p), 200), &settings(LogLevel::Info, UserIdForm::Hash)).unwrap()).unwrap();
+        let line: Value =
+            serde_json::from_str(&line(&record(Some(&p), 200), &settings(LogLevel::Info, UserIdForm::Hash)).unwrap()).unwrap();
         assert_eq!(line["time"], "2026-11-29T11:00:00.123Z");
         assert_eq!(line["request_id"], "abc");
         assert_eq!(line["route"], "read-orders");

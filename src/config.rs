@@ -19,11 +19,7 @@ pub const CONFIG_VAR: &str = "ENTRA_EDGE";
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// Audiences that belong to Microsoft Graph: only Graph can validate its tokens.
-const GRAPH_AUDIENCES: [&str; 3] = [
-    "https://graph.microsoft.com",
-    "https://graph.microsoft.com/",
-    "00000003-0000-0000-c000-000000000000",
-];
+const GRAPH_AUDIENCES: [&str; 3] = ["https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"];
 
 /// A configuration problem, located by the path of the offending field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,12 +203,7 @@ struct RawKeySettings {
 
 impl Default for RawKeySettings {
     fn default() -> Self {
-        RawKeySettings {
-            refresh_after_seconds: 3600,
-            max_stale_seconds: 86_400,
-            unknown_kid_cooldown_seconds: 300,
-            fetch_timeout_ms: 3000,
-        }
+        RawKeySettings { refresh_after_seconds: 3600, max_stale_seconds: 86_400, unknown_kid_cooldown_seconds: 300, fetch_timeout_ms: 3000 }
     }
 }
 
@@ -292,7 +283,10 @@ impl RawConfig {
             if audience.trim().is_empty() || audience.trim() != audience {
                 errors.push(ConfigError::new(at, "must be a non-empty string without surrounding spaces"));
             } else if GRAPH_AUDIENCES.contains(&audience.as_str()) {
-                errors.push(ConfigError::new(at, "Microsoft Graph tokens can only be validated by Graph; use your API's own client id or App ID URI"));
+                errors.push(ConfigError::new(
+                    at,
+                    "Microsoft Graph tokens can only be validated by Graph; use your API's own client id or App ID URI",
+                ));
             }
         }
 
@@ -330,7 +324,10 @@ impl RawConfig {
             path => match crate::path::normalize(path) {
                 Ok(normalized) if normalized.as_str() == path && path != "/" => Some(path.to_string()),
                 _ => {
-                    errors.push(ConfigError::new(field("health_path"), "must be a normalized absolute path such as /.well-known/entra-edge/health, or \"\" to disable"));
+                    errors.push(ConfigError::new(
+                        field("health_path"),
+                        "must be a normalized absolute path such as /.well-known/entra-edge/health, or \"\" to disable",
+                    ));
                     None
                 }
             },

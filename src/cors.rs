@@ -62,7 +62,8 @@ impl CorsPolicy {
         if !self.methods.iter().any(|m| m == method) {
             return Preflight::Denied("the method is not allowed");
         }
-        let requested: Vec<String> = requested.unwrap_or("").split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
+        let requested: Vec<String> =
+            requested.unwrap_or("").split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
         if let Some(header) = requested.iter().find(|h| !self.headers.contains(h)) {
             let _ = header;
             return Preflight::Denied("a requested header is not allowed");
@@ -128,7 +129,8 @@ mod tests {
 
     #[test]
     fn preflight_from_an_allowed_origin_is_answered() {
-        let Preflight::Allowed(headers) = spa().preflight("https://app.contoso.example", "POST", Some("Authorization, Content-Type")) else {
+        let Preflight::Allowed(headers) = spa().preflight("https://app.contoso.example", "POST", Some("Authorization, Content-Type"))
+        else {
             panic!("denied")
         };
         assert_eq!(header(&headers, "access-control-allow-origin"), Some("https://app.contoso.example"));

@@ -27,12 +27,12 @@ pub struct OpenIdMetadata {
 impl OpenIdMetadata {
     /// Parses a metadata document, requiring an issuer and an http(s) `jwks_uri`.
     pub fn parse(json: &[u8]) -> Result<OpenIdMetadata, String> {
-        let metadata: OpenIdMetadata =
-            serde_json::from_slice(json).map_err(|e| format!("metadata is not valid JSON: {e}"))?;
+        let metadata: OpenIdMetadata = serde_json::from_slice(json).map_err(|e| format!("metadata is not valid JSON: {e}"))?;
         if metadata.issuer.is_empty() {
             return Err("metadata has an empty issuer".into());
         }
-        if !(metadata.jwks_uri.starts_with("https://") || metadata.jwks_uri.starts_with("http://127.0.0.1")
+        if !(metadata.jwks_uri.starts_with("https://")
+            || metadata.jwks_uri.starts_with("http://127.0.0.1")
             || metadata.jwks_uri.starts_with("http://localhost"))
         {
             return Err("metadata jwks_uri is not an https URL".into());

@@ -146,7 +146,9 @@ mod tests {
         for forward in [false, true] {
             let filter = RequestHeaderFilter::new(Some("x-hop"), forward);
             let dropped = filter.dropped_names();
-            for name in ["accept", "authorization", "host", "te", "upgrade", "x-hop", "x-entra-roles", "x-other", "content-type", "keep-alive"] {
+            for name in
+                ["accept", "authorization", "host", "te", "upgrade", "x-hop", "x-entra-roles", "x-other", "content-type", "keep-alive"]
+            {
                 let by_list = !(dropped.contains(&name) || name.starts_with(IDENTITY_HEADER_PREFIX));
                 assert_eq!(filter.keeps(name), by_list, "{name} (forward_authorization = {forward})");
             }

@@ -48,12 +48,8 @@ struct RawJwk {
 /// take the others down); a set with no usable key at all is an error.
 pub fn parse_jwks(json: &[u8]) -> Result<Vec<RsaJwk>, String> {
     let raw: RawJwks = serde_json::from_slice(json).map_err(|e| format!("JWKS is not valid JSON: {e}"))?;
-    let keys: Vec<RsaJwk> = raw
-        .keys
-        .into_iter()
-        .filter_map(|value| serde_json::from_value::<RawJwk>(value).ok())
-        .filter_map(usable_key)
-        .collect();
+    let keys: Vec<RsaJwk> =
+        raw.keys.into_iter().filter_map(|value| serde_json::from_value::<RawJwk>(value).ok()).filter_map(usable_key).collect();
     if keys.is_empty() {
         return Err("JWKS has no usable RS256 signing key".into());
     }

@@ -102,7 +102,9 @@ impl KeyState {
             Some(Freshness::Fresh) => Plan::Use,
             Some(Freshness::Stale) if self.in_backoff(now) => Plan::Use,
             Some(Freshness::Stale) => Plan::UseAndRefresh,
-            _ if self.in_backoff(now) => Plan::Unavailable { retry_after: self.backoff_until().map_or(1, |until| (until - now).max(1) as u64) },
+            _ if self.in_backoff(now) => {
+                Plan::Unavailable { retry_after: self.backoff_until().map_or(1, |until| (until - now).max(1) as u64) }
+            }
             _ => Plan::Fetch,
         }
     }

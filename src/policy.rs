@@ -117,8 +117,18 @@ fn check_permissions(r: &Requirements, principal: &Principal) -> Result<(), Refu
         Some(need) => refusal.with_scope(need.values.join(" ")),
         None => refusal,
     };
-    let missing_scope = || scope_hint(Refusal::new(Reason::InsufficientScope, format!("requires scope {}", r.scopes.as_ref().map(Need::describe).unwrap_or_default())));
-    let missing_role = || scope_hint(Refusal::new(Reason::InsufficientRole, format!("requires app role {}", r.roles.as_ref().map(Need::describe).unwrap_or_default())));
+    let missing_scope = || {
+        scope_hint(Refusal::new(
+            Reason::InsufficientScope,
+            format!("requires scope {}", r.scopes.as_ref().map(Need::describe).unwrap_or_default()),
+        ))
+    };
+    let missing_role = || {
+        scope_hint(Refusal::new(
+            Reason::InsufficientRole,
+            format!("requires app role {}", r.roles.as_ref().map(Need::describe).unwrap_or_default()),
+        ))
+    };
 
     if r.scope_or_role {
         if scopes_ok == Some(true) || roles_ok == Some(true) {
@@ -148,7 +158,10 @@ fn step_up(context: &str, principal: &Principal, authority: &str) -> Refusal {
             claims: Base64::encode_string(claims.as_bytes()),
         })
     } else {
-        Refusal::new(Reason::AuthContextRequired, format!("this route requires authentication context {context}; the client cannot handle claims challenges"))
+        Refusal::new(
+            Reason::AuthContextRequired,
+            format!("this route requires authentication context {context}; the client cannot handle claims challenges"),
+        )
     }
 }
 
@@ -249,7 +262,12 @@ mod tests {
 
     #[test]
     fn scope_or_role_lets_users_pass_by_scope_and_daemons_by_role() {
-        let r = Requirements { scopes: need(&["Orders.Read"], Match::Any), roles: need(&["Orders.Read.All"], Match::Any), scope_or_role: true, ..none() };
+        let r = Requirements {
+            scopes: need(&["Orders.Read"], Match::Any),
+            roles: need(&["Orders.Read.All"], Match::Any),
+            scope_or_role: true,
+            ..none()
+        };
         assert_eq!(reason(&r, &user(&["Orders.Read"])), None);
         assert_eq!(reason(&r, &daemon(&["Orders.Read.All"])), None);
         assert_eq!(reason(&r, &user(&["Other"])), Some(Reason::InsufficientScope));

@@ -45,17 +45,17 @@ pub fn refusal_answer(refusal: &Refusal, context: AnswerContext<'_>) -> Answer {
     let realm = context.realm;
     let reason = refusal.reason;
     let detail = quotable(&refusal.detail);
-    let mut headers = vec![
-        ("content-type", "application/problem+json".to_string()),
-        ("cache-control", "no-store".to_string()),
-    ];
+    let mut headers = vec![("content-type", "application/problem+json".to_string()), ("cache-control", "no-store".to_string())];
     let challenge = match reason.challenge() {
         Challenge::None => None,
         Challenge::Bare => Some(format!("Bearer realm=\"{realm}\"")),
         Challenge::InvalidRequest => Some(format!("Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{detail}\"")),
         Challenge::InvalidToken => Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{detail}\"")),
         Challenge::InsufficientScope => Some(match &refusal.scope {
-            Some(scope) => format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\", scope=\"{}\"", quotable(scope)),
+            Some(scope) => format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\", scope=\"{}\"",
+                quotable(scope)
+            ),
             None => format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\""),
         }),
         Challenge::InsufficientClaims => refusal.step_up.as_ref().map(|step_up| {
@@ -138,7 +138,8 @@ mod tests {
 
     #[test]
     fn internal_details_appear_only_in_debug_mode() {
-        let refusal = Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal("connect ECONNREFUSED 10.0.0.7:8443");
+        let refusal =
+            Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal("connect ECONNREFUSED 10.0.0.7:8443");
         let quiet = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: false });
         assert!(!quiet.body.contains("ECONNREFUSED"));
         let loud = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: true });
@@ -173,7 +174,10 @@ mod tests {
 
     #[test]
     fn step_up_is_a_claims_challenge() {
-        let step_up = crate::reason::StepUp { authorization_uri: "https://login.microsoftonline.com/common/oauth2/authorize".into(), claims: "eyJ9".into() };
+        let step_up = crate::reason::StepUp {
+            authorization_uri: "https://login.microsoftonline.com/common/oauth2/authorize".into(),
+            claims: "eyJ9".into(),
+        };
         let answer = refusal_answer(&Refusal::new(Reason::InsufficientClaims, "x").with_step_up(step_up), "");
         assert_eq!(answer.status, 401);
         assert_eq!(

@@ -289,7 +289,12 @@ mod tests {
 
     #[test]
     fn headers_follow_the_ietf_draft() {
-        let limit = RateLimit { name: "orders".into(), key: vec![KeyPart::Oid], windows: vec![window(100, 60, 20)], failure_mode: FailureMode::Open };
+        let limit = RateLimit {
+            name: "orders".into(),
+            key: vec![KeyPart::Oid],
+            windows: vec![window(100, 60, 20)],
+            failure_mode: FailureMode::Open,
+        };
         let (verdict, _) = decide(&limit.windows, &[None], 0);
         let (policy, state) = headers(&limit, &verdict);
         assert_eq!(policy, "\"orders/60s\";q=100;w=60");
@@ -298,7 +303,12 @@ mod tests {
 
     #[test]
     fn bucket_uses_only_verified_identity() {
-        let limit = RateLimit { name: "l".into(), key: vec![KeyPart::Tenant, KeyPart::Oid], windows: vec![window(1, 1, 1)], failure_mode: FailureMode::Open };
+        let limit = RateLimit {
+            name: "l".into(),
+            key: vec![KeyPart::Tenant, KeyPart::Oid],
+            windows: vec![window(1, 1, 1)],
+            failure_mode: FailureMode::Open,
+        };
         assert_eq!(limit.bucket(None, Some("1.2.3.4")), "l|tid=-|oid=-");
         let ip = RateLimit { key: vec![KeyPart::Ip], ..limit };
         assert_eq!(ip.bucket(None, Some("1.2.3.4")), "l|ip=1.2.3.4");

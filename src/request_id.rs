@@ -15,7 +15,9 @@ pub struct RequestIds {
 const MAX_REQUEST_ID: usize = 128;
 
 fn valid_request_id(value: &str) -> bool {
-    !value.is_empty() && value.len() <= MAX_REQUEST_ID && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 fn is_lower_hex(value: &str, len: usize) -> bool {

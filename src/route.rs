@@ -164,14 +164,23 @@ impl MethodSet {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup<'r, 'p> {
     /// The first route matching method and path, with its named segment values.
-    Found { index: usize, params: Vec<(&'r str, &'p str)> },
+    Found {
+        index: usize,
+        params: Vec<(&'r str, &'p str)>,
+    },
     /// Some route matches the path, none the method: these methods would be allowed.
-    MethodNotAllowed { allow: Vec<String> },
+    MethodNotAllowed {
+        allow: Vec<String>,
+    },
     NotFound,
 }
 
 /// Finds the first of `routes` (method set, pattern) matching the request.
-pub fn lookup<'r, 'p>(routes: impl Iterator<Item = (&'r MethodSet, &'r PathPattern)>, method: &str, path: &'p NormalizedPath) -> Lookup<'r, 'p> {
+pub fn lookup<'r, 'p>(
+    routes: impl Iterator<Item = (&'r MethodSet, &'r PathPattern)>,
+    method: &str,
+    path: &'p NormalizedPath,
+) -> Lookup<'r, 'p> {
     let mut allow: Vec<String> = Vec::new();
     for (index, (methods, pattern)) in routes.enumerate() {
         if let Some(params) = pattern.matches(path) {
@@ -281,10 +290,8 @@ mod tests {
 
     #[test]
     fn first_matching_route_wins() {
-        let routes = [
-            (MethodSet::parse(Some(&["GET".into()])).unwrap(), pattern("/api/orders/{id}")),
-            (MethodSet::Any, pattern("/api/**")),
-        ];
+        let routes =
+            [(MethodSet::parse(Some(&["GET".into()])).unwrap(), pattern("/api/orders/{id}")), (MethodSet::Any, pattern("/api/**"))];
         let target = path("/api/orders/7");
         assert_eq!(lookup(routes.iter().map(|(m, p)| (m, p)), "GET", &target), Lookup::Found { index: 0, params: vec![("id", "7")] });
         assert_eq!(lookup(routes.iter().map(|(m, p)| (m, p)), "DELETE", &target), Lookup::Found { index: 1, params: vec![] });

@@ -169,7 +169,10 @@ fn check_shared_limits(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>)
     for (j, (index, later)) in routes.iter().enumerate() {
         let Some(limit) = &later.rate_limit else { continue };
         let clash = routes[..j].iter().find_map(|(earlier_index, e)| {
-            e.rate_limit.as_ref().filter(|l| l.name == limit.name && (l.key != limit.key || l.windows != limit.windows)).map(|_| earlier_index)
+            e.rate_limit
+                .as_ref()
+                .filter(|l| l.name == limit.name && (l.key != limit.key || l.windows != limit.windows))
+                .map(|_| earlier_index)
         });
         if let Some(earlier_index) = clash {
             errors.push(ConfigError {
@@ -182,7 +185,9 @@ fn check_shared_limits(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>)
 
 fn check_reachability(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>) {
     for (j, (index, later)) in routes.iter().enumerate() {
-        if let Some((earlier_index, earlier)) = routes[..j].iter().find(|(_, e)| e.methods.covers(&later.methods) && e.pattern.covers(&later.pattern)) {
+        if let Some((earlier_index, earlier)) =
+            routes[..j].iter().find(|(_, e)| e.methods.covers(&later.methods) && e.pattern.covers(&later.pattern))
+        {
             errors.push(ConfigError {
                 field: format!("ENTRA_EDGE.routes[{index}]"),
                 message: format!(
@@ -192,7 +197,10 @@ fn check_reachability(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>) 
             });
         }
         if routes[..j].iter().any(|(_, e)| e.name == later.name) {
-            errors.push(ConfigError { field: format!("ENTRA_EDGE.routes[{index}].name"), message: format!("duplicate route name {:?}", later.name) });
+            errors.push(ConfigError {
+                field: format!("ENTRA_EDGE.routes[{index}].name"),
+                message: format!("duplicate route name {:?}", later.name),
+            });
         }
     }
 }
@@ -241,7 +249,10 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
         for (i, value) in list.iter().enumerate() {
             match TenantId::parse(value) {
                 Some(tid) if tenants.contains(&tid) => parsed.push(tid),
-                Some(_) => p.add(&format!("tenants[{i}]"), format!("{value:?} is not in ENTRA_EDGE.tenants (a route can only narrow the global list)")),
+                Some(_) => p.add(
+                    &format!("tenants[{i}]"),
+                    format!("{value:?} is not in ENTRA_EDGE.tenants (a route can only narrow the global list)"),
+                ),
                 None => p.add(&format!("tenants[{i}]"), format!("{value:?} is not a tenant id GUID")),
             }
         }
@@ -291,10 +302,17 @@ fn build_rate_limit(raw: RawRateLimit, route_name: &str, public: bool, p: &mut P
         // Derived from the route name (often its path): "/api/orders/**" → "api-orders".
         let derived: String = route_name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
         let derived = derived.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
-        if derived.is_empty() { "root".to_string() } else { derived.chars().take(64).collect() }
+        if derived.is_empty() {
+            "root".to_string()
+        } else {
+            derived.chars().take(64).collect()
+        }
     });
     if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        p.add("rate_limit.name", format!("{name:?} must be 1-64 letters, digits, - _ or . (set it when the route name has other characters)"));
+        p.add(
+            "rate_limit.name",
+            format!("{name:?} must be 1-64 letters, digits, - _ or . (set it when the route name has other characters)"),
+        );
     }
     if raw.key.is_empty() {
         p.add("rate_limit.key", "must name at least one of \"oid\", \"client\", \"tenant\", \"ip\"");
@@ -328,7 +346,12 @@ fn build_rate_limit(raw: RawRateLimit, route_name: &str, public: bool, p: &mut P
         }
         windows.push(Window { requests: w.requests, period_seconds: w.period_seconds, burst });
     }
-    (p.errors.len() == before).then(|| RateLimit { name, key: raw.key, windows, failure_mode: raw.failure_mode.unwrap_or(FailureMode::Open) })
+    (p.errors.len() == before).then(|| RateLimit {
+        name,
+        key: raw.key,
+        windows,
+        failure_mode: raw.failure_mode.unwrap_or(FailureMode::Open),
+    })
 }
 
 fn need(values: Option<Vec<String>>, mode: Option<RawMatch>, field: &str, p: &mut Problems<'_>) -> Option<Need> {
@@ -361,7 +384,10 @@ fn build_cors(raw: RawCors, route_methods: Option<&MethodSet>, p: &mut Problems<
     }
     for (i, origin) in raw.origins.iter().enumerate() {
         if !valid_origin(origin) {
-            p.add(&format!("cors.origins[{i}]"), format!("{origin:?} is not an origin (scheme://host[:port], no path or trailing slash) or \"*\""));
+            p.add(
+                &format!("cors.origins[{i}]"),
+                format!("{origin:?} is not an origin (scheme://host[:port], no path or trailing slash) or \"*\""),
+            );
         }
     }
     let any = raw.origins.iter().any(|o| o == "*");
@@ -411,7 +437,9 @@ mod tests {
     const TENANT: &str = "3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41";
 
     fn parse(routes: Value) -> Result<Config, Vec<ConfigError>> {
-        Config::from_json(&json!({ "origin": "https://api.example.com", "tenants": [TENANT], "audiences": ["api://x"], "routes": routes }).to_string())
+        Config::from_json(
+            &json!({ "origin": "https://api.example.com", "tenants": [TENANT], "audiences": ["api://x"], "routes": routes }).to_string(),
+        )
     }
 
     fn problems(routes: Value) -> Vec<String> {
@@ -493,7 +521,10 @@ mod tests {
 
     #[test]
     fn duplicate_route_is_rejected() {
-        assert_eq!(fields(json!([{ "path": "/a", "methods": ["GET"] }, { "path": "/a", "methods": ["GET"] }])), ["ENTRA_EDGE.routes[1]", "ENTRA_EDGE.routes[1].name"]);
+        assert_eq!(
+            fields(json!([{ "path": "/a", "methods": ["GET"] }, { "path": "/a", "methods": ["GET"] }])),
+            ["ENTRA_EDGE.routes[1]", "ENTRA_EDGE.routes[1].name"]
+        );
     }
 
     #[test]
@@ -509,7 +540,10 @@ mod tests {
 
     #[test]
     fn route_tenant_outside_the_global_list_is_rejected() {
-        assert_eq!(fields(json!([{ "path": "/x", "tenants": ["5a8e2b71-0c4d-4f9e-a1b2-c3d4e5f60718"] }])), ["ENTRA_EDGE.routes[0].tenants[0]"]);
+        assert_eq!(
+            fields(json!([{ "path": "/x", "tenants": ["5a8e2b71-0c4d-4f9e-a1b2-c3d4e5f60718"] }])),
+            ["ENTRA_EDGE.routes[0].tenants[0]"]
+        );
     }
 
     #[test]
@@ -542,8 +576,14 @@ mod tests {
 
     #[test]
     fn cors_origins_are_checked() {
-        assert_eq!(fields(json!([{ "path": "/x", "cors": { "origins": ["https://app.example/"] } }])), ["ENTRA_EDGE.routes[0].cors.origins[0]"]);
-        assert_eq!(fields(json!([{ "path": "/x", "cors": { "origins": ["*"], "credentials": true } }])), ["ENTRA_EDGE.routes[0].cors.credentials"]);
+        assert_eq!(
+            fields(json!([{ "path": "/x", "cors": { "origins": ["https://app.example/"] } }])),
+            ["ENTRA_EDGE.routes[0].cors.origins[0]"]
+        );
+        assert_eq!(
+            fields(json!([{ "path": "/x", "cors": { "origins": ["*"], "credentials": true } }])),
+            ["ENTRA_EDGE.routes[0].cors.credentials"]
+        );
         assert_eq!(fields(json!([{ "path": "/x", "cors": { "origins": [] } }])), ["ENTRA_EDGE.routes[0].cors.origins"]);
     }
 
@@ -560,22 +600,31 @@ mod tests {
 
     #[test]
     fn rate_limit_name_defaults_to_a_cleaned_route_name() {
-        let config = parse(json!([{ "path": "/api/orders/**", "rate_limit": { "key": ["oid"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])).unwrap();
+        let config = parse(
+            json!([{ "path": "/api/orders/**", "rate_limit": { "key": ["oid"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }]),
+        )
+        .unwrap();
         assert_eq!(config.routes.routes()[0].rate_limit.as_ref().unwrap().name, "api-orders");
     }
 
     #[test]
     fn public_routes_can_only_limit_by_ip() {
         assert_eq!(
-            fields(json!([{ "path": "/h", "public": true, "rate_limit": { "key": ["oid"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])),
+            fields(
+                json!([{ "path": "/h", "public": true, "rate_limit": { "key": ["oid"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])
+            ),
             ["ENTRA_EDGE.routes[0].rate_limit.key[0]"]
         );
-        assert!(parse(json!([{ "path": "/h", "public": true, "rate_limit": { "key": ["ip"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])).is_ok());
+        assert!(parse(
+            json!([{ "path": "/h", "public": true, "rate_limit": { "key": ["ip"], "windows": [{ "requests": 1, "period_seconds": 1 }] } }])
+        )
+        .is_ok());
     }
 
     #[test]
     fn bad_rate_limits_are_named() {
-        let errors = fields(json!([{ "path": "/a", "rate_limit": { "key": [], "windows": [{ "requests": 0, "period_seconds": 0, "burst": 0 }] } }]));
+        let errors =
+            fields(json!([{ "path": "/a", "rate_limit": { "key": [], "windows": [{ "requests": 0, "period_seconds": 0, "burst": 0 }] } }]));
         assert_eq!(
             errors,
             [
@@ -591,9 +640,13 @@ mod tests {
 
     #[test]
     fn a_shared_limit_name_must_mean_the_same_limit() {
-        let limit = |requests: u64| json!({ "name": "shared", "key": ["oid"], "windows": [{ "requests": requests, "period_seconds": 60 }] });
+        let limit =
+            |requests: u64| json!({ "name": "shared", "key": ["oid"], "windows": [{ "requests": requests, "period_seconds": 60 }] });
         assert!(parse(json!([{ "path": "/a", "rate_limit": limit(10) }, { "path": "/b", "rate_limit": limit(10) }])).is_ok());
-        assert_eq!(fields(json!([{ "path": "/a", "rate_limit": limit(10) }, { "path": "/b", "rate_limit": limit(20) }])), ["ENTRA_EDGE.routes[1].rate_limit"]);
+        assert_eq!(
+            fields(json!([{ "path": "/a", "rate_limit": limit(10) }, { "path": "/b", "rate_limit": limit(20) }])),
+            ["ENTRA_EDGE.routes[1].rate_limit"]
+        );
     }
 
     #[test]

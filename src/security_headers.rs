@@ -58,7 +58,8 @@ impl RawSecurityHeaders {
             ("referrer-policy", "referrer_policy", self.referrer_policy),
         ] {
             if !valid_value(&value) {
-                errors.push(ConfigError { field: format!("ENTRA_EDGE.security_headers.{field}"), message: "must be printable ASCII".into() });
+                errors
+                    .push(ConfigError { field: format!("ENTRA_EDGE.security_headers.{field}"), message: "must be printable ASCII".into() });
             } else if !value.is_empty() {
                 add.push((name.to_string(), value));
             }
@@ -67,9 +68,19 @@ impl RawSecurityHeaders {
         for (i, name) in self.remove.iter().enumerate() {
             let lower = name.to_ascii_lowercase();
             if lower.is_empty() || !lower.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                errors.push(ConfigError { field: format!("ENTRA_EDGE.security_headers.remove[{i}]"), message: format!("{name:?} is not a header name") });
-            } else if lower.starts_with("access-control-") || lower == "www-authenticate" || lower == "content-type" || lower == "x-request-id" {
-                errors.push(ConfigError { field: format!("ENTRA_EDGE.security_headers.remove[{i}]"), message: format!("{name:?} is needed by clients and cannot be removed") });
+                errors.push(ConfigError {
+                    field: format!("ENTRA_EDGE.security_headers.remove[{i}]"),
+                    message: format!("{name:?} is not a header name"),
+                });
+            } else if lower.starts_with("access-control-")
+                || lower == "www-authenticate"
+                || lower == "content-type"
+                || lower == "x-request-id"
+            {
+                errors.push(ConfigError {
+                    field: format!("ENTRA_EDGE.security_headers.remove[{i}]"),
+                    message: format!("{name:?} is needed by clients and cannot be removed"),
+                });
             } else {
                 remove.push(lower);
             }
@@ -86,7 +97,10 @@ mod tests {
     fn secure_defaults() {
         let headers = SecurityHeaders::default();
         let names: Vec<_> = headers.add.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["strict-transport-security", "content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"]);
+        assert_eq!(
+            names,
+            ["strict-transport-security", "content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"]
+        );
         assert!(headers.remove.contains(&"server".to_string()));
         assert!(headers.remove.contains(&"x-powered-by".to_string()));
     }

@@ -26,7 +26,7 @@ pub use native::NativeRsa;
 mod native {
     use jwt_compact::alg::{Rsa, RsaPublicKey, RsaSignature};
     use jwt_compact::jwk::JsonWebKey;
-    use jwt_compact::{AlgorithmSignature, Algorithm};
+    use jwt_compact::{Algorithm, AlgorithmSignature};
 
     use super::SignatureBackend;
     use crate::jwks::RsaJwk;

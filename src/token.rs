@@ -72,12 +72,9 @@ impl<'a> UnverifiedToken<'a> {
         let header = token.header();
         let extras = &header.other_fields;
         // Keys named or carried by the token itself would let the caller choose the key.
-        for (present, name) in [
-            (header.key_set_url.is_some(), "jku"),
-            (header.certificate_url.is_some(), "x5u"),
-            (extras.jwk, "jwk"),
-            (extras.x5c, "x5c"),
-        ] {
+        for (present, name) in
+            [(header.key_set_url.is_some(), "jku"), (header.certificate_url.is_some(), "x5u"), (extras.jwk, "jwk"), (extras.x5c, "x5c")]
+        {
             if present {
                 return Err(Refusal::new(Reason::HeaderNotAllowed, format!("the {name} header parameter is not allowed")));
             }
@@ -97,8 +94,9 @@ impl<'a> UnverifiedToken<'a> {
             token.deserialize_claims_unchecked().map_err(|_| malformed("token claims are not valid (wrong JSON or claim types)"))?;
 
         let version = match (claims.custom.ver.as_deref(), claims.custom.iss.as_deref()) {
-            (Some(ver), _) => TokenVersion::parse(ver)
-                .ok_or_else(|| Refusal::new(Reason::TokenVersionNotAccepted, "ver must be 1.0 or 2.0"))?,
+            (Some(ver), _) => {
+                TokenVersion::parse(ver).ok_or_else(|| Refusal::new(Reason::TokenVersionNotAccepted, "ver must be 1.0 or 2.0"))?
+            }
             // Entra always sends ver; without it the issuer's form decides (v2 issuers end in
             // /v2.0). Safe either way: the issuer must still equal that version's metadata issuer.
             (None, Some(iss)) if iss.ends_with("/v2.0") => TokenVersion::V2,

@@ -106,9 +106,13 @@ fn hostile_headers_and_claims_never_panic() {
         json!([]),
         json!({}),
         json!("x".repeat(10_000)),
-        serde_json::from_str::<serde_json::Value>(&"[".repeat(100).to_string().chars().chain("]".repeat(100).chars()).collect::<String>()).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&"[".repeat(100).to_string().chars().chain("]".repeat(100).chars()).collect::<String>())
+            .unwrap(),
     ];
-    for name in ["alg", "kid", "typ", "x5t", "jku", "crit", "cty", "exp", "nbf", "iat", "aud", "iss", "tid", "ver", "scp", "roles", "sub", "oid", "azp", "idtyp", "acrs", "xms_cc"] {
+    for name in [
+        "alg", "kid", "typ", "x5t", "jku", "crit", "cty", "exp", "nbf", "iat", "aud", "iss", "tid", "ver", "scp", "roles", "sub", "oid",
+        "azp", "idtyp", "acrs", "xms_cc",
+    ] {
         for value in &hostile_values {
             let mut header = header(&keys[0].kid);
             header[name] = value.clone();

@@ -65,7 +65,10 @@ fn check(text: &str, only_env: Option<&str>) -> Result<Vec<Problem>, String> {
                 line: at(&["vars".into()]),
                 environment,
                 field: CONFIG_VAR.into(),
-                message: format!("is not set: add a [{}vars.{CONFIG_VAR}] table", prefix.iter().map(|p| format!("{p}.")).collect::<String>()),
+                message: format!(
+                    "is not set: add a [{}vars.{CONFIG_VAR}] table",
+                    prefix.iter().map(|p| format!("{p}.")).collect::<String>()
+                ),
             });
             continue;
         };
@@ -224,7 +227,10 @@ scopes = ["A"]
 
     #[test]
     fn rate_limits_need_the_durable_object_binding() {
-        let text = VALID.replace("scopes = [\"A\"]", "scopes = [\"A\"]\n[vars.ENTRA_EDGE.routes.rate_limit]\nkey = [\"oid\"]\nwindows = [{ requests = 5, period_seconds = 1 }]");
+        let text = VALID.replace(
+            "scopes = [\"A\"]",
+            "scopes = [\"A\"]\n[vars.ENTRA_EDGE.routes.rate_limit]\nkey = [\"oid\"]\nwindows = [{ requests = 5, period_seconds = 1 }]",
+        );
         let problems = check(&text, None).unwrap();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].field, "durable_objects.bindings");

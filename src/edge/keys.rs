@@ -74,11 +74,16 @@ pub fn snapshot() -> Vec<(TenantId, TokenVersion, KeyState, usize)> {
 
 /// True when `kid` is among the keys currently held for the tenant (a retired key is not).
 pub fn holds_kid(tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
-    SLOTS.with(|slots| slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|k| k.keys.find(kid).is_some()))
+    SLOTS.with(|slots| {
+        slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|k| k.keys.find(kid).is_some())
+    })
 }
 
 fn log(event: &str, tenant: &TenantId, version: TokenVersion, detail: &str) {
-    worker::console_log!("{}", serde_json::json!({ "event": event, "tenant": tenant.as_str(), "version": version.as_str(), "detail": detail }));
+    worker::console_log!(
+        "{}",
+        serde_json::json!({ "event": event, "tenant": tenant.as_str(), "version": version.as_str(), "detail": detail })
+    );
 }
 
 /// Everything a refresh needs, owned, so it can outlive the request that started it.
@@ -269,7 +274,12 @@ pub async fn scheduled_refresh(source: &KeySource, now: i64) {
     }
 }
 
-async fn fetch_from_authority(source: &KeySource, tenant: &TenantId, version: TokenVersion, now: i64) -> Result<(Keys, KeyDocument), String> {
+async fn fetch_from_authority(
+    source: &KeySource,
+    tenant: &TenantId,
+    version: TokenVersion,
+    now: i64,
+) -> Result<(Keys, KeyDocument), String> {
     let config = &source.config;
     let timeout = Duration::from_millis(config.keys.fetch_timeout_ms);
     let metadata_json = fetch_document(&metadata_url(&config.authority, tenant, version), timeout).await?;

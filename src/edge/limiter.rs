@@ -34,7 +34,8 @@ pub struct EdgeRateLimiter {
 
 impl DurableObject for EdgeRateLimiter {
     fn new(state: State, _env: Env) -> Self {
-        if let Err(err) = state.storage().sql().exec("CREATE TABLE IF NOT EXISTS windows (id TEXT PRIMARY KEY, tat INTEGER NOT NULL)", None) {
+        if let Err(err) = state.storage().sql().exec("CREATE TABLE IF NOT EXISTS windows (id TEXT PRIMARY KEY, tat INTEGER NOT NULL)", None)
+        {
             worker::console_error!("{}", serde_json::json!({ "event": "rate_limiter_storage_failed", "detail": err.to_string() }));
         }
         EdgeRateLimiter { state }
@@ -47,7 +48,8 @@ impl DurableObject for EdgeRateLimiter {
         let now_us = Date::now().as_millis() as i64 * 1000;
         let mut tats = Vec::with_capacity(check.windows.len());
         for window in &check.windows {
-            let rows: Vec<Row> = sql.exec("SELECT tat FROM windows WHERE id = ?", vec![SqlStorageValue::String(window.id())])?.to_array()?;
+            let rows: Vec<Row> =
+                sql.exec("SELECT tat FROM windows WHERE id = ?", vec![SqlStorageValue::String(window.id())])?.to_array()?;
             tats.push(rows.first().map(|row| row.tat as i64));
         }
         let (verdict, stored) = decide(&check.windows, &tats, now_us);

@@ -14,8 +14,7 @@ mod webcrypto;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::web_sys::Response;
-use worker::web_sys::Request;
+use worker::web_sys::{Request, Response};
 use worker::{Context, Env, Result};
 
 use crate::access_log::{self, AccessRecord};
@@ -127,8 +126,12 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
             Ok(done) => done,
             Err(err) => {
                 // A runtime error (not an input problem): a sanitized 500, details in the log.
-                worker::console_error!("{}", serde_json::json!({ "event": "internal_error", "request_id": exchange.ids.request_id, "detail": err.to_string() }));
-                let refusal = Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
+                worker::console_error!(
+                    "{}",
+                    serde_json::json!({ "event": "internal_error", "request_id": exchange.ids.request_id, "detail": err.to_string() })
+                );
+                let refusal =
+                    Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
                 (exchange.refuse(&refusal)?, Outcome::refused(Reason::InternalError, None))
             }
         },
@@ -139,10 +142,10 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
     glue::push_line(&mut extra, "x-request-id", &exchange.ids.request_id);
     respond::finish(&response, config.as_ref().ok().map(|c| &**c), outcome.forwarded, &extra)?;
 
-    let log = config.as_ref().map(|c| c.log).unwrap_or(crate::config::LogSettings {
-        level: crate::config::LogLevel::Info,
-        user_ids: crate::config::UserIdForm::Omit,
-    });
+    let log = config
+        .as_ref()
+        .map(|c| c.log)
+        .unwrap_or(crate::config::LogSettings { level: crate::config::LogLevel::Info, user_ids: crate::config::UserIdForm::Omit });
     let record = AccessRecord {
         time_ms: started,
         request_id: &exchange.ids.request_id,
@@ -195,7 +198,8 @@ async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, 
     let (route, params) = match config.routes.lookup(&method, &path) {
         RouteLookup::Found { route, params } => (route, params),
         RouteLookup::MethodNotAllowed { allow } => {
-            let refusal = Refusal::new(Reason::MethodNotAllowed, format!("{method} is not allowed on this path")).with_allow(allow.join(", "));
+            let refusal =
+                Refusal::new(Reason::MethodNotAllowed, format!("{method} is not allowed on this path")).with_allow(allow.join(", "));
             return refused(exchange, refusal, None);
         }
         RouteLookup::NotFound => return refused(exchange, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None),
@@ -260,7 +264,12 @@ async fn forward(
 ) -> Result<(Response, Outcome)> {
     let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
     let started = now_ms();
-    let extra = proxy::Extra { principal: principal.as_ref(), origin_secret: origin_secret.as_deref(), ids: &exchange.ids, gateway_cors: route.cors.is_some() };
+    let extra = proxy::Extra {
+        principal: principal.as_ref(),
+        origin_secret: origin_secret.as_deref(),
+        ids: &exchange.ids,
+        gateway_cors: route.cors.is_some(),
+    };
     let forwarded = proxy::forward(request, config, path, query, extra).await?;
     let origin_ms = now_ms().saturating_sub(started);
     let refusal = match forwarded {
@@ -313,16 +322,28 @@ async fn apply_rate_limit(
             );
             match limit.failure_mode {
                 crate::rate_limit::FailureMode::Open => (None, Vec::new()),
-                crate::rate_limit::FailureMode::Closed => {
-                    (Some(Refusal::new(Reason::RateLimiterUnavailable, "the rate limiter is unavailable").with_internal(err).with_retry_after(1)), Vec::new())
-                }
+                crate::rate_limit::FailureMode::Closed => (
+                    Some(
+                        Refusal::new(Reason::RateLimiterUnavailable, "the rate limiter is unavailable")
+                            .with_internal(err)
+                            .with_retry_after(1),
+                    ),
+                    Vec::new(),
+                ),
             }
         }
     }
 }
 
 /// Answers a CORS preflight at the edge, without a token.
-fn preflight(exchange: &Exchange, config: &Config, path: &NormalizedPath, origin: &str, method: &str, headers: Option<&str>) -> Result<(Response, Outcome)> {
+fn preflight(
+    exchange: &Exchange,
+    config: &Config,
+    path: &NormalizedPath,
+    origin: &str,
+    method: &str,
+    headers: Option<&str>,
+) -> Result<(Response, Outcome)> {
     let route = match config.routes.lookup(method, path) {
         RouteLookup::Found { route, .. } => route,
         _ => return refused(exchange, Refusal::new(Reason::CorsPreflightDenied, "no route allows this method on this path"), None),
@@ -331,7 +352,9 @@ fn preflight(exchange: &Exchange, config: &Config, path: &NormalizedPath, origin
         return refused(exchange, Refusal::new(Reason::CorsPreflightDenied, "CORS is not enabled for this route"), Some(route));
     };
     match cors.preflight(origin, method, headers) {
-        Preflight::Allowed(headers) => Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() })),
+        Preflight::Allowed(headers) => {
+            Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }))
+        }
         Preflight::Denied(why) => refused(exchange, Refusal::new(Reason::CorsPreflightDenied, why), Some(route)),
     }
 }

@@ -58,7 +58,13 @@ pub struct Extra<'a> {
 }
 
 /// Forwards to the origin at the normalized `path` (the one the route matched).
-pub async fn forward(request: &Request, config: &Config, path: &NormalizedPath, query: Option<&str>, extra: Extra<'_>) -> Result<Forwarded> {
+pub async fn forward(
+    request: &Request,
+    config: &Config,
+    path: &NormalizedPath,
+    query: Option<&str>,
+    extra: Extra<'_>,
+) -> Result<Forwarded> {
     let target = config.origin.url_for(path.as_str(), query);
 
     let incoming = request.headers();

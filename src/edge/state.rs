@@ -44,7 +44,5 @@ fn load(env: &Env) -> Result<Rc<Config>, Refusal> {
         let hash = Sha256::digest(json.as_bytes());
         let _ = d.set(format!("sha256:{}", hash.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()));
     });
-    Config::from_json(&json).map(Rc::new).map_err(|errors| {
-        invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-    })
+    Config::from_json(&json).map(Rc::new).map_err(|errors| invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
 }

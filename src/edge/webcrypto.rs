@@ -45,7 +45,13 @@ impl SignatureBackend for WebCrypto {
 
     async fn import_key(&self, jwk: &RsaJwk) -> Result<JsValue, String> {
         let run = async {
-            let key = object(&[("kty", "RSA".into()), ("n", jwk.n.as_str().into()), ("e", jwk.e.as_str().into()), ("alg", "RS256".into()), ("ext", true.into())])?;
+            let key = object(&[
+                ("kty", "RSA".into()),
+                ("n", jwk.n.as_str().into()),
+                ("e", jwk.e.as_str().into()),
+                ("alg", "RS256".into()),
+                ("ext", true.into()),
+            ])?;
             let algorithm = object(&[("name", ALGORITHM.into()), ("hash", "SHA-256".into())])?;
             let usages = Array::of1(&"verify".into());
             let args = Array::of5(&"jwk".into(), &key, &algorithm, &false.into(), &usages);

@@ -139,7 +139,10 @@ pub fn tenant_keys(jwks: Vec<Value>, issuer_template: &str) -> TenantKeys<RsaPub
         .map(|jwk| SigningKey { key: block_on(NativeRsa.import_key(&jwk)).unwrap(), kid: jwk.kid, issuer: jwk.issuer })
         .collect();
     TenantKeys {
-        metadata: OpenIdMetadata { issuer: issuer_template.to_string(), jwks_uri: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into() },
+        metadata: OpenIdMetadata {
+            issuer: issuer_template.to_string(),
+            jwks_uri: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
+        },
         keys: KeySet::new(keys),
     }
 }
