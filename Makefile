@@ -10,11 +10,11 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev test unit e2e check-config size bench clean
+.PHONY: help tools build dev test lint unit e2e check-config size bench clean
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + demo origin)"
-	@echo "make test   run every test (host unit tests + end-to-end tests under wrangler dev)"
+	@echo "make test   run every test (format and lint checks, host unit tests, end-to-end tests under wrangler dev)"
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
 	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
@@ -32,13 +32,17 @@ build/index.js: $(SOURCES)
 dev: build
 	node dev/run.mjs
 
+lint: tools
+	cargo fmt --check
+	cargo clippy --locked --all-targets --features cli -- -D warnings
+
 unit: tools
 	cargo test --locked --features cli
 
 e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
-test: unit e2e
+test: lint unit e2e
 
 CONFIG ?= wrangler.toml
 check-config:
