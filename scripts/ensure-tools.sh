@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the build and tests need beyond rustup and Node/npm:
-# the wasm32 target, worker-build, the wasm-bindgen CLI (same version as the crate) and
+# the wasm32 target, clippy and rustfmt, worker-build, the wasm-bindgen CLI (same version as the crate) and
 # the pinned npm packages (wrangler, binaryen's wasm-opt, esbuild).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "==> rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
+
+for component in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    echo "==> rustup component add $component"
+    rustup component add "$component"
+  fi
+done
 
 if [[ "$("$CARGO_BIN/worker-build" --version 2>/dev/null || true)" != *"$WORKER_BUILD_VERSION"* ]]; then
   echo "==> installing worker-build $WORKER_BUILD_VERSION (once, about 5 minutes)"
