@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use worker::{AbortController, Context, Delay, Env, Fetch, Method, Request, RequestInit};
 
 use crate::config::Config;
@@ -24,8 +23,8 @@ use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
 use crate::verify::TenantKeys;
 
-use super::now_ms;
 use super::webcrypto::WebCrypto;
+use super::{now_ms, within};
 
 pub const KV_BINDING: &str = "JWKS_CACHE";
 /// Metadata and JWKS documents larger than this are not what Entra serves.
@@ -322,15 +321,10 @@ async fn fetch_document(url: &str, timeout: Duration) -> Result<String, String> 
         }
         Ok(body)
     };
-    let fetch = std::pin::pin!(fetch);
-    let delay = std::pin::pin!(Delay::from(timeout));
-    match select(fetch, delay).await {
-        Either::Left((result, _)) => result,
-        Either::Right(_) => {
-            controller.abort();
-            Err(format!("{url}: no answer within {} ms", timeout.as_millis()))
-        }
-    }
+    within(timeout, fetch).await.unwrap_or_else(|| {
+        controller.abort();
+        Err(format!("{url}: no answer within {} ms", timeout.as_millis()))
+    })
 }
 
 async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -> Option<KeyDocument> {

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use serde::{Deserialize, Serialize};
-use worker::{durable_object, Date, Delay, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue, State};
+use worker::{durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue, State};
 
+use super::within;
 use crate::rate_limit::{decide, RateLimit, Verdict, Window};
 
 pub const BINDING: &str = "RATE_LIMITER";
@@ -80,10 +80,5 @@ pub async fn check(env: &Env, limit: &RateLimit, bucket: &str) -> std::result::R
         }
         response.json::<Verdict>().await.map_err(|e| e.to_string())
     };
-    let call = std::pin::pin!(call);
-    let timeout = std::pin::pin!(Delay::from(CALL_TIMEOUT));
-    match select(call, timeout).await {
-        Either::Left((result, _)) => result,
-        Either::Right(_) => Err(format!("rate limiter did not answer within {} ms", CALL_TIMEOUT.as_millis())),
-    }
+    within(CALL_TIMEOUT, call).await.unwrap_or_else(|| Err(format!("rate limiter did not answer within {} ms", CALL_TIMEOUT.as_millis())))
 }

@@ -46,6 +46,17 @@ thread_local! {
     static TOKEN_CACHE: RefCell<Option<TokenCache>> = const { RefCell::new(None) };
 }
 
+/// Runs `future` for at most `timeout` (a runtime timer); `None` when time ran out.
+pub(crate) async fn within<T>(timeout: std::time::Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
+    use futures_util::future::{select, Either};
+    let future = std::pin::pin!(future);
+    let timer = std::pin::pin!(worker::Delay::from(timeout));
+    match select(future, timer).await {
+        Either::Left((value, _)) => Some(value),
+        Either::Right(_) => None,
+    }
+}
+
 /// Milliseconds since the epoch, without allocating a JS `Date`.
 pub(crate) fn now_ms() -> u64 {
     worker::js_sys::Date::now() as u64
@@ -122,7 +133,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
     };
     let exchange = Exchange { ids, realm, debug };
     let (response, outcome) = match &config {
-        Ok(config) => match serve(request, &env, &ctx, config, &exchange).await {
+        Ok(config) => match serve(request, &url, &env, &ctx, config, &exchange).await {
             Ok(done) => done,
             Err(err) => {
                 // A runtime error (not an input problem): a sanitized 500, details in the log.
@@ -175,9 +186,16 @@ fn refused(exchange: &Exchange, refusal: Refusal, route: Option<&Route>) -> Resu
     Ok((exchange.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
 }
 
-async fn serve(request: Request, env: &Env, ctx: &Context, config: &Rc<Config>, exchange: &Exchange) -> Result<(Response, Outcome)> {
-    let url = request.url();
-    let (raw_path, query) = split_url(&url);
+/// `url` is the request's URL, read once by `handle`.
+async fn serve(
+    request: Request,
+    url: &str,
+    env: &Env,
+    ctx: &Context,
+    config: &Rc<Config>,
+    exchange: &Exchange,
+) -> Result<(Response, Outcome)> {
+    let (raw_path, query) = split_url(url);
     let path = match normalize(raw_path) {
         Ok(path) => path,
         Err(problem) => return refused(exchange, Refusal::new(Reason::PathInvalid, problem.describe()), None),
