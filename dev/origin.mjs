@@ -26,7 +26,8 @@ export class RecordingOrigin {
           res.writeHead(custom.status ?? 200, { 'content-type': 'application/json', 'x-origin': 'demo', ...(custom.headers ?? {}) });
           res.end(custom.body ?? JSON.stringify({ message: 'hello from the origin', method: req.method, path: req.url, identity, body }));
         };
-        if (custom.delayMs) setTimeout(answer, custom.delayMs);
+        // unref: a delayed answer must not keep a test process alive after the server closed.
+        if (custom.delayMs) setTimeout(answer, custom.delayMs).unref();
         else answer();
       });
     });

@@ -127,12 +127,14 @@ describe('access log', () => {
 
 describe('origin failures and hostile input', () => {
   test('origin slower than origin_timeout_ms: 504 without internals', async () => {
-    stack.origin.behaviour = () => ({ delayMs: 3000 });
+    // The origin answers after 20 s, the timeout is 0.7 s: a bound of 10 s cannot be
+    // confused with waiting for the origin, however loaded the machine is.
+    stack.origin.behaviour = () => ({ delayMs: 20_000 });
     const started = performance.now();
     const res = await stack.request('/api/orders', { token: ok() });
     const ms = performance.now() - started;
     const body = await assertRefused(res, { status: 504, reason: 'origin_timeout' });
-    assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
+    assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
     assert.equal(body.debug, undefined);
     assertSecurityHeaders(res);
   });
@@ -141,7 +143,8 @@ describe('origin failures and hostile input', () => {
     const started = performance.now();
     const res = await rawRequest(`${stack.url}/api/orders`, { headers: { authorization: `Bearer ${'a'.repeat(100_000)}` } });
     assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}`);
-    assert.ok(performance.now() - started < 2000);
+    // Generous: it guards against a pathological parse (seconds of CPU), not against noise.
+    assert.ok(performance.now() - started < 10_000);
     assert.equal(stack.origin.requests.length, 0);
   });
 
