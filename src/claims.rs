@@ -31,6 +31,29 @@ pub struct EntraClaims {
     pub acrs: Option<Vec<String>>,
     /// Client capabilities (`cp1` = can handle claims challenges).
     pub xms_cc: Option<Vec<String>>,
+    /// Claims only ID tokens carry (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11): their
+    /// presence, whatever the value, marks a token that must not call an API.
+    #[serde(default, deserialize_with = "present")]
+    pub nonce: bool,
+    #[serde(default, deserialize_with = "present")]
+    pub at_hash: bool,
+    #[serde(default, deserialize_with = "present")]
+    pub c_hash: bool,
+}
+
+impl EntraClaims {
+    /// The names of ID-token-only claims this token carries.
+    pub fn id_token_claims(&self) -> Vec<&'static str> {
+        [(self.nonce, "nonce"), (self.at_hash, "at_hash"), (self.c_hash, "c_hash")]
+            .into_iter()
+            .filter_map(|(present, name)| present.then_some(name))
+            .collect()
+    }
+}
+
+/// True when the claim exists, whatever its value (even `null`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// `aud` is a string in Entra tokens but may be an array in any JWT (RFC 7519 §4.1.3).
@@ -65,5 +88,12 @@ mod tests {
         assert!(serde_json::from_str::<EntraClaims>(r#"{"scp":["a"]}"#).is_err());
         assert!(serde_json::from_str::<EntraClaims>(r#"{"aud":7}"#).is_err());
         assert!(serde_json::from_str::<EntraClaims>(r#"{"tid":null}"#).unwrap().tid.is_none());
+    }
+
+    #[test]
+    fn id_token_claims_are_detected_whatever_their_value() {
+        let claims: EntraClaims = serde_json::from_str(r#"{"nonce":null,"at_hash":"x","c_hash":7}"#).unwrap();
+        assert_eq!(claims.id_token_claims(), ["nonce", "at_hash", "c_hash"]);
+        assert!(serde_json::from_str::<EntraClaims>("{}").unwrap().id_token_claims().is_empty());
     }
 }

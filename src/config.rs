@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::forward::IdentityHeaderPolicy;
 use crate::routes::{RawRoute, RouteTable};
 use crate::security_headers::{RawSecurityHeaders, SecurityHeaders};
 use crate::tenant::TenantId;
@@ -72,6 +73,11 @@ pub struct KeySettings {
     pub unknown_kid_cooldown_seconds: u64,
     /// Bound on each request to the authority.
     pub fetch_timeout_ms: u64,
+    /// The API's client id when its tokens are signed with app-specific keys: every
+    /// metadata and JWKS request then carries `?appid=`.
+    pub app_id: Option<String>,
+    /// `host[:port]`s besides the authority's own that may serve the `jwks_uri`.
+    pub allowed_jwks_hosts: Vec<String>,
 }
 
 /// How much the access log says.
@@ -115,6 +121,10 @@ pub struct Config {
     pub clock_skew_seconds: u64,
     pub realm: String,
     pub forward_authorization: bool,
+    /// Client headers never forwarded because an origin could read them as identity.
+    pub identity_headers: IdentityHeaderPolicy,
+    /// App-only tokens must carry `idtyp = app` (not just the `oid == sub` evidence).
+    pub require_idtyp_for_app_tokens: bool,
     pub keys: KeySettings,
     /// Verified tokens remembered per isolate (0 disables the cache).
     pub token_cache_size: usize,
@@ -174,6 +184,10 @@ struct RawConfig {
     #[serde(default)]
     forward_authorization: bool,
     #[serde(default)]
+    extra_identity_headers: Vec<String>,
+    #[serde(default)]
+    require_idtyp_for_app_tokens: bool,
+    #[serde(default)]
     keys: RawKeySettings,
     #[serde(default = "default_token_cache_size")]
     token_cache_size: usize,
@@ -199,11 +213,20 @@ struct RawKeySettings {
     max_stale_seconds: u64,
     unknown_kid_cooldown_seconds: u64,
     fetch_timeout_ms: u64,
+    app_id: Option<String>,
+    allowed_jwks_hosts: Vec<String>,
 }
 
 impl Default for RawKeySettings {
     fn default() -> Self {
-        RawKeySettings { refresh_after_seconds: 3600, max_stale_seconds: 86_400, unknown_kid_cooldown_seconds: 300, fetch_timeout_ms: 3000 }
+        RawKeySettings {
+            refresh_after_seconds: 3600,
+            max_stale_seconds: 86_400,
+            unknown_kid_cooldown_seconds: 300,
+            fetch_timeout_ms: 3000,
+            app_id: None,
+            allowed_jwks_hosts: Vec::new(),
+        }
     }
 }
 
@@ -312,6 +335,16 @@ impl RawConfig {
             errors.push(ConfigError::new(field("realm"), "must be non-empty printable ASCII without quotes or backslashes"));
         }
 
+        for (i, entry) in self.extra_identity_headers.iter().enumerate() {
+            let name = entry.strip_suffix('*').unwrap_or(entry);
+            if name.is_empty() || !name.bytes().all(|b| is_header_name_byte(b) && b != b'*') {
+                errors.push(ConfigError::new(
+                    field(&format!("extra_identity_headers[{i}]")),
+                    format!("{entry:?} is not a header name, or a prefix ending in * (such as \"x-myapp-user-*\")"),
+                ));
+            }
+        }
+
         let k = &self.keys;
         if k.refresh_after_seconds == 0 {
             errors.push(ConfigError::new(field("keys.refresh_after_seconds"), "must be at least 1"));
@@ -342,6 +375,31 @@ impl RawConfig {
         if k.fetch_timeout_ms == 0 || k.fetch_timeout_ms > 30_000 {
             errors.push(ConfigError::new(field("keys.fetch_timeout_ms"), "must be between 1 and 30000"));
         }
+        let app_id = match k.app_id.as_deref() {
+            None => None,
+            Some(value) => match TenantId::parse(value) {
+                // The same GUID shape as a tenant id; kept in the lowercase form Entra prints.
+                Some(guid) => Some(guid.as_str().to_string()),
+                None => {
+                    errors.push(ConfigError::new(
+                        field("keys.app_id"),
+                        format!("{value:?} is not an application (client) id: a GUID such as 6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f"),
+                    ));
+                    None
+                }
+            },
+        };
+        for (i, host) in k.allowed_jwks_hosts.iter().enumerate() {
+            let valid = url::Url::parse(&format!("https://{host}/"))
+                .ok()
+                .is_some_and(|u| u.path() == "/" && u.username().is_empty() && u.query().is_none() && !host.contains(['/', '@', '?', '#']));
+            if !valid || host.is_empty() {
+                errors.push(ConfigError::new(
+                    field(&format!("keys.allowed_jwks_hosts[{i}]")),
+                    format!("{host:?} is not a host or host:port (such as \"keys.example.com\")"),
+                ));
+            }
+        }
 
         let routes = crate::routes::build(self.routes, &tenants, &mut errors);
 
@@ -355,11 +413,15 @@ impl RawConfig {
                 clock_skew_seconds: self.clock_skew_seconds,
                 realm: self.realm,
                 forward_authorization: self.forward_authorization,
+                identity_headers: IdentityHeaderPolicy::with_extra(&self.extra_identity_headers),
+                require_idtyp_for_app_tokens: self.require_idtyp_for_app_tokens,
                 keys: KeySettings {
                     refresh_after_seconds: k.refresh_after_seconds,
                     max_stale_seconds: k.max_stale_seconds,
                     unknown_kid_cooldown_seconds: k.unknown_kid_cooldown_seconds,
                     fetch_timeout_ms: k.fetch_timeout_ms,
+                    app_id,
+                    allowed_jwks_hosts: k.allowed_jwks_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
                 },
                 token_cache_size: self.token_cache_size,
                 health_path,
@@ -372,6 +434,11 @@ impl RawConfig {
             _ => Err(errors),
         }
     }
+}
+
+/// RFC 9110 §5.1 field-name characters (`tchar`).
+fn is_header_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Checks an absolute http(s) URL with no credentials, query or fragment and returns it
@@ -532,6 +599,42 @@ mod tests {
         value["clock_skew_seconds"] = 100_000.into();
         value["realm"] = "a\"b".into();
         assert_eq!(parse(value).unwrap_err().len(), 3);
+    }
+
+    #[test]
+    fn extra_identity_headers_must_be_header_names_or_prefixes() {
+        let mut value = minimal();
+        value["extra_identity_headers"] = serde_json::json!(["x-myapp-user-*", "X_Acme_Role"]);
+        let config = parse(value).unwrap();
+        assert!(config.identity_headers.is_identity("x-myapp-user-tenant"));
+        assert!(config.identity_headers.is_identity("x-acme-role"));
+        for bad in ["", "*", "x user", "x-a:b", "x-*-y"] {
+            let mut value = minimal();
+            value["extra_identity_headers"] = serde_json::json!(["x-ok", bad]);
+            assert_eq!(first_error(value).field, "ENTRA_EDGE.extra_identity_headers[1]", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn app_id_must_be_a_guid() {
+        let mut value = minimal();
+        value["keys"] = serde_json::json!({ "app_id": "6E2F9A47-1B3C-4D5E-8F70-9A8B7C6D5E4F" });
+        assert_eq!(parse(value).unwrap().keys.app_id.as_deref(), Some("6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f"));
+        let mut value = minimal();
+        value["keys"] = serde_json::json!({ "app_id": "api://orders" });
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.keys.app_id");
+    }
+
+    #[test]
+    fn allowed_jwks_hosts_must_be_hosts() {
+        let mut value = minimal();
+        value["keys"] = serde_json::json!({ "allowed_jwks_hosts": ["keys.example.com", "127.0.0.1:9000"] });
+        assert!(parse(value).is_ok());
+        for bad in ["https://keys.example.com", "keys.example.com/path", "user@keys.example.com", ""] {
+            let mut value = minimal();
+            value["keys"] = serde_json::json!({ "allowed_jwks_hosts": [bad] });
+            assert_eq!(first_error(value).field, "ENTRA_EDGE.keys.allowed_jwks_hosts[0]", "{bad:?}");
+        }
     }
 
     #[test]

@@ -33,26 +33,154 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Decides, for each client request header, whether it reaches the origin.
-pub struct RequestHeaderFilter {
-    /// Extra hop-by-hop names listed in the client's `Connection` header.
-    connection_listed: Vec<String>,
-    forward_authorization: bool,
+/// Prefixes of identity headers that other platforms and auth proxies set for their
+/// origins, in folded form (see [`fold_name`]). A client-sent copy is never legitimate at
+/// the first hop, so these are always removed; the list cannot be switched off.
+///
+/// Sources: this gateway (`x-entra-`); App Service / Functions authentication
+/// (`X-MS-CLIENT-PRINCIPAL`, `-NAME`, `-ID`, `-IDP`, and `X-MS-TOKEN-{PROVIDER}-*`);
+/// oauth2-proxy (`X-Auth-Request-*`); Google IAP (`X-Goog-Authenticated-User-*`); AWS ALB
+/// (`X-Amzn-Oidc-*`); Cloudflare Access (`Cf-Access-*`); Grafana's auth proxy
+/// (`X-WEBAUTH-*`).
+pub const IDENTITY_HEADER_PREFIXES: [&str; 8] = [
+    IDENTITY_HEADER_PREFIX,
+    "x-ms-client-principal",
+    "x-ms-token-",
+    "x-auth-request-",
+    "x-goog-authenticated-user-",
+    "x-amzn-oidc-",
+    "cf-access-",
+    "x-webauth-",
+];
+
+/// Exact identity header names (folded) that common servers, frameworks and proxies read
+/// as "who is calling": oauth2-proxy's `X-Forwarded-*` set, the `REMOTE_USER` family
+/// (Apache, Authelia, Authentik), generic user and tenant ids that multi-tenant origins
+/// read (a client-supplied tenant id is the classic cross-tenant leak), Kong's consumer
+/// headers, WSO2's and Envoy's JWT forwarding headers, Google API Gateway / Endpoints.
+pub const IDENTITY_HEADER_NAMES: [&str; 42] = [
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-groups",
+    "x-forwarded-access-token",
+    "remote-user",
+    "remote-email",
+    "remote-groups",
+    "remote-name",
+    "x-remote-user",
+    "x-remote-email",
+    "x-remote-groups",
+    "x-user",
+    "x-user-id",
+    "x-userid",
+    "x-user-name",
+    "x-username",
+    "x-user-email",
+    "x-user-roles",
+    "x-user-groups",
+    "x-email",
+    "x-tenant",
+    "x-tenant-id",
+    "x-tenantid",
+    "x-org-id",
+    "x-organization-id",
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-consumer-id",
+    "x-consumer-username",
+    "x-consumer-custom-id",
+    "x-credential-identifier",
+    "x-userinfo",
+    "x-id-token",
+    "x-access-token",
+    "x-jwt-assertion",
+    "x-jwt-payload",
+    "x-goog-iap-jwt-assertion",
+    "x-apigateway-api-userinfo",
+    "x-endpoint-api-userinfo",
+    "x-principal",
+    "x-principal-id",
+];
+
+/// The form header names are compared in: ASCII lowercase, `_` folded to `-`.
+///
+/// CGI, WSGI, PHP-FPM and Rack expose both `X_Entra_Roles` and `X-Entra-Roles` as
+/// `HTTP_X_ENTRA_ROLES`, so an origin on such a stack cannot tell them apart (the Django
+/// CVE-2015-0219 class). Folding makes the gateway compare names the way they do.
+pub fn fold_name(name: &str) -> String {
+    name.bytes().map(|b| if b == b'_' { '-' } else { b.to_ascii_lowercase() as char }).collect()
 }
 
-impl RequestHeaderFilter {
-    pub fn new(connection_header: Option<&str>, forward_authorization: bool) -> RequestHeaderFilter {
-        let connection_listed = connection_header
-            .unwrap_or("")
-            .split(',')
-            .map(|name| name.trim().to_ascii_lowercase())
-            .filter(|name| !name.is_empty())
-            .collect();
-        RequestHeaderFilter { connection_listed, forward_authorization }
+/// Identity headers to remove from client requests: the built-in list plus the
+/// operator's own (`extra_identity_headers`), all folded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityHeaderPolicy {
+    names: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl Default for IdentityHeaderPolicy {
+    fn default() -> Self {
+        IdentityHeaderPolicy::with_extra(&[])
+    }
+}
+
+impl IdentityHeaderPolicy {
+    /// The built-in list plus `extra`: names, or prefixes ending in `*` (already checked
+    /// to be header-name characters by the configuration).
+    pub fn with_extra(extra: &[String]) -> IdentityHeaderPolicy {
+        let mut names: Vec<String> = IDENTITY_HEADER_NAMES.iter().map(|n| n.to_string()).collect();
+        let mut prefixes: Vec<String> = IDENTITY_HEADER_PREFIXES.iter().map(|p| p.to_string()).collect();
+        for entry in extra {
+            match entry.strip_suffix('*') {
+                Some(prefix) => prefixes.push(fold_name(prefix)),
+                None => names.push(fold_name(entry)),
+            }
+        }
+        names.sort();
+        names.dedup();
+        IdentityHeaderPolicy { names, prefixes }
     }
 
-    /// The exact names [`keeps`](Self::keeps) refuses besides the identity prefix, for
-    /// the shell to remove in one pass.
+    /// Exact names, folded.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Prefixes, folded.
+    pub fn prefixes(&self) -> &[String] {
+        &self.prefixes
+    }
+
+    /// True when a client header of this name (any case, `_` or `-`) must not reach the origin.
+    pub fn is_identity(&self, name: &str) -> bool {
+        let folded = fold_name(name);
+        self.names.contains(&folded) || self.prefixes.iter().any(|p| folded.starts_with(p.as_str()))
+    }
+}
+
+/// Decides, for each client request header, whether it reaches the origin.
+pub struct RequestHeaderFilter<'a> {
+    /// Extra hop-by-hop names listed in the client's `Connection` header (folded).
+    connection_listed: Vec<String>,
+    forward_authorization: bool,
+    identity: &'a IdentityHeaderPolicy,
+}
+
+impl<'a> RequestHeaderFilter<'a> {
+    pub fn new(
+        connection_header: Option<&str>,
+        forward_authorization: bool,
+        identity: &'a IdentityHeaderPolicy,
+    ) -> RequestHeaderFilter<'a> {
+        let connection_listed =
+            connection_header.unwrap_or("").split(',').map(|name| fold_name(name.trim())).filter(|name| !name.is_empty()).collect();
+        RequestHeaderFilter { connection_listed, forward_authorization, identity }
+    }
+
+    /// The exact folded names [`keeps`](Self::keeps) refuses, for the shell to remove in
+    /// one pass together with [`dropped_prefixes`](Self::dropped_prefixes).
     pub fn dropped_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = HOP_BY_HOP.to_vec();
         names.push("host");
@@ -60,12 +188,19 @@ impl RequestHeaderFilter {
             names.push("authorization");
         }
         names.extend(self.connection_listed.iter().map(String::as_str));
+        names.extend(self.identity.names().iter().map(String::as_str));
         names
     }
 
-    /// `name` must be lowercase (as the Fetch API's Headers iterator yields them).
+    /// The folded prefixes [`keeps`](Self::keeps) refuses.
+    pub fn dropped_prefixes(&self) -> Vec<&str> {
+        self.identity.prefixes().iter().map(String::as_str).collect()
+    }
+
+    /// Any spelling: compared after [`fold_name`].
     pub fn keeps(&self, name: &str) -> bool {
-        !(name.starts_with(IDENTITY_HEADER_PREFIX) || self.dropped_names().contains(&name))
+        let folded = fold_name(name);
+        !(self.dropped_names().contains(&folded.as_str()) || self.dropped_prefixes().iter().any(|p| folded.starts_with(p)))
     }
 }
 
@@ -105,9 +240,14 @@ pub fn header_safe(value: &str) -> String {
 mod tests {
     use super::*;
 
+    fn filter(connection: Option<&str>, forward_authorization: bool) -> RequestHeaderFilter<'static> {
+        static DEFAULT: std::sync::OnceLock<IdentityHeaderPolicy> = std::sync::OnceLock::new();
+        RequestHeaderFilter::new(connection, forward_authorization, DEFAULT.get_or_init(IdentityHeaderPolicy::default))
+    }
+
     #[test]
     fn hop_by_hop_and_host_headers_are_dropped() {
-        let filter = RequestHeaderFilter::new(None, false);
+        let filter = filter(None, false);
         for name in ["connection", "keep-alive", "te", "transfer-encoding", "upgrade", "proxy-authorization", "host"] {
             assert!(!filter.keeps(name), "{name}");
         }
@@ -117,22 +257,101 @@ mod tests {
 
     #[test]
     fn headers_named_in_connection_are_dropped() {
-        let filter = RequestHeaderFilter::new(Some("close, X-Debug-Hop"), false);
+        let filter = filter(Some("close, X-Debug-Hop, X_Other_Hop"), false);
         assert!(!filter.keeps("x-debug-hop"));
+        assert!(!filter.keeps("x-other-hop"));
         assert!(filter.keeps("x-other"));
     }
 
     #[test]
     fn client_supplied_identity_headers_are_always_dropped() {
-        let filter = RequestHeaderFilter::new(None, true);
+        let filter = filter(None, true);
         assert!(!filter.keeps("x-entra-tenant-id"));
         assert!(!filter.keeps("x-entra-anything-new"));
     }
 
     #[test]
+    fn identity_headers_are_dropped_under_every_spelling() {
+        let filter = filter(None, false);
+        for name in ["X_Entra_Roles", "X-Entra_Tenant_Id", "x_entra_object_id", "X-ENTRA-SCOPES", "x-entra_edge_secret"] {
+            assert!(!filter.keeps(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn identity_headers_of_other_platforms_are_dropped() {
+        let filter = filter(None, false);
+        for name in [
+            "X-MS-CLIENT-PRINCIPAL",
+            "X-MS-CLIENT-PRINCIPAL-NAME",
+            "X-MS-CLIENT-PRINCIPAL-ID",
+            "X-MS-CLIENT-PRINCIPAL-IDP",
+            "X-MS-TOKEN-AAD-ACCESS-TOKEN",
+            "X-MS-TOKEN-AAD-ID-TOKEN",
+            "Remote-User",
+            "REMOTE_USER",
+            "X-Remote-User",
+            "X-Forwarded-User",
+            "x_forwarded_user",
+            "X-Forwarded-Email",
+            "X-Forwarded-Preferred-Username",
+            "X-Forwarded-Groups",
+            "X-Forwarded-Access-Token",
+            "X-Auth-Request-User",
+            "X-Auth-Request-Email",
+            "X-Auth-Request-Access-Token",
+            "X-User-Id",
+            "X-Tenant-Id",
+            "X_Tenant_Id",
+            "Cf-Access-Authenticated-User-Email",
+            "Cf_Access_Jwt_Assertion",
+            "X-Goog-Authenticated-User-Email",
+            "X-Amzn-Oidc-Identity",
+            "X-WEBAUTH-USER",
+            "X-Consumer-Username",
+            "X-Jwt-Payload",
+        ] {
+            assert!(!filter.keeps(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn ordinary_headers_with_underscores_still_reach_the_origin() {
+        let filter = filter(None, false);
+        for name in ["X_API_KEY", "x-request-source", "x_custom", "accept", "content-type", "x-forwarded-for", "x-forwarded-proto"] {
+            assert!(filter.keeps(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn operator_named_identity_headers_and_prefixes_are_dropped() {
+        let policy = IdentityHeaderPolicy::with_extra(&["X-MyApp-User-*".into(), "x_acme_role".into()]);
+        let filter = RequestHeaderFilter::new(None, false, &policy);
+        for name in ["x-myapp-user-id", "X_MYAPP_USER_TENANT", "X-Acme-Role", "x_acme_role"] {
+            assert!(!filter.keeps(name), "{name}");
+        }
+        assert!(filter.keeps("x-myapp-version"));
+        assert!(filter.keeps("x-acme-roles"));
+    }
+
+    #[test]
+    fn every_built_in_identity_header_is_already_folded() {
+        for name in IDENTITY_HEADER_NAMES.iter().chain(IDENTITY_HEADER_PREFIXES.iter()) {
+            assert_eq!(fold_name(name), *name);
+        }
+    }
+
+    #[test]
+    fn folding_lowercases_and_turns_underscores_into_dashes() {
+        assert_eq!(fold_name("X_Entra_Roles"), "x-entra-roles");
+        assert_eq!(fold_name("Content-Type"), "content-type");
+    }
+
+    #[test]
     fn authorization_is_forwarded_only_when_configured() {
-        assert!(!RequestHeaderFilter::new(None, false).keeps("authorization"));
-        assert!(RequestHeaderFilter::new(None, true).keeps("authorization"));
+        assert!(!filter(None, false).keeps("authorization"));
+        assert!(filter(None, true).keeps("authorization"));
+        assert!(!filter(None, false).keeps("Authorization"));
     }
 
     #[test]

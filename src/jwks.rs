@@ -17,6 +17,8 @@ pub struct RsaJwk {
     pub kid: String,
     /// The key's own issuer (Entra v2 JWKS), possibly a `{tenantid}` template.
     pub issuer: Option<String>,
+    /// The cloud the key belongs to (`microsoftonline.com`, `microsoftonline.us`, …).
+    pub cloud_instance_name: Option<String>,
     /// Base64url forms, as WebCrypto's JWK import wants them.
     pub n: String,
     pub e: String,
@@ -38,6 +40,7 @@ struct RawJwk {
     alg: Option<String>,
     kid: Option<String>,
     issuer: Option<String>,
+    cloud_instance_name: Option<String>,
     n: Option<String>,
     e: Option<String>,
 }
@@ -70,7 +73,7 @@ fn usable_key(raw: RawJwk) -> Option<RsaJwk> {
     if kid.is_empty() || !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) || exponent.is_empty() || exponent.len() > 8 {
         return None;
     }
-    Some(RsaJwk { kid, issuer: raw.issuer, n, e, modulus, exponent })
+    Some(RsaJwk { kid, issuer: raw.issuer, cloud_instance_name: raw.cloud_instance_name, n, e, modulus, exponent })
 }
 
 fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
@@ -84,6 +87,7 @@ fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
 pub struct SigningKey<K> {
     pub kid: String,
     pub issuer: Option<String>,
+    pub cloud_instance_name: Option<String>,
     pub key: K,
 }
 
@@ -92,6 +96,15 @@ impl<K> SigningKey<K> {
     /// may only sign tokens of that issuer.
     pub fn may_sign_for(&self, token_issuer: &str, tenant: &TenantId) -> bool {
         self.issuer.as_deref().is_none_or(|template| resolve_issuer(template, tenant) == token_issuer)
+    }
+
+    /// Microsoft.IdentityModel's cloud check: a key tagged with a `cloud_instance_name` may
+    /// only sign for metadata of the same cloud. Either side absent means no constraint.
+    pub fn belongs_to_cloud(&self, metadata_cloud: Option<&str>) -> bool {
+        match (self.cloud_instance_name.as_deref(), metadata_cloud) {
+            (Some(key), Some(metadata)) => key.eq_ignore_ascii_case(metadata),
+            _ => true,
+        }
     }
 }
 
@@ -177,10 +190,33 @@ mod tests {
     #[test]
     fn key_issuer_must_match_the_tokens_issuer() {
         let tenant = TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap();
-        let key = SigningKey { kid: "k".into(), issuer: Some("https://login.microsoftonline.com/{tenantid}/v2.0".into()), key: () };
+        let key = SigningKey {
+            kid: "k".into(),
+            issuer: Some("https://login.microsoftonline.com/{tenantid}/v2.0".into()),
+            cloud_instance_name: None,
+            key: (),
+        };
         assert!(key.may_sign_for("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", &tenant));
         assert!(!key.may_sign_for("https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0", &tenant));
-        let any = SigningKey { kid: "k".into(), issuer: None, key: () };
+        let any = SigningKey { kid: "k".into(), issuer: None, cloud_instance_name: None, key: () };
         assert!(any.may_sign_for("anything", &tenant));
+    }
+
+    #[test]
+    fn key_of_another_cloud_does_not_belong_to_this_authority() {
+        let us = SigningKey { kid: "k".into(), issuer: None, cloud_instance_name: Some("microsoftonline.us".into()), key: () };
+        assert!(!us.belongs_to_cloud(Some("microsoftonline.com")));
+        assert!(us.belongs_to_cloud(Some("microsoftonline.us")));
+        assert!(us.belongs_to_cloud(None), "metadata without a cloud: no constraint");
+        let untagged = SigningKey { kid: "k".into(), issuer: None, cloud_instance_name: None, key: () };
+        assert!(untagged.belongs_to_cloud(Some("microsoftonline.com")));
+    }
+
+    #[test]
+    fn key_cloud_is_read_from_the_jwks() {
+        let doc = jwks(
+            serde_json::json!([{ "kty": "RSA", "kid": "k", "n": modulus(2048), "e": "AQAB", "cloud_instance_name": "microsoftonline.us" }]),
+        );
+        assert_eq!(parse_jwks(&doc).unwrap()[0].cloud_instance_name.as_deref(), Some("microsoftonline.us"));
     }
 }

@@ -6,6 +6,15 @@
 //! Microsoft's guidance, and what this implements: refresh periodically; refetch when an
 //! unknown `kid` appears, but at most once per cooldown (5 minutes by default); keep the
 //! last known good keys when a fetch fails; back off while the authority is failing.
+//!
+//! Refresh discipline (Microsoft.IdentityModel's refresh-on-unknown-key with a floor):
+//! - the cooldown counts from the last refresh that an unknown `kid` *triggered*, not from
+//!   the first fetch, the cron or a background refresh, so after a quiet period a rollover
+//!   is picked up the first time its new `kid` appears; after such a refresh a new `kid`
+//!   waits at most one cooldown window (the price of not letting random kids drive the
+//!   authority);
+//! - a request that finds a refresh in flight joins it and never starts another, and a
+//!   refresh that completed after the request began counts as tried for that request.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,9 +61,14 @@ pub enum Plan {
 /// What to do when a token names a `kid` the cached keys do not have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnknownKid {
-    /// Refresh now (a rotation may have happened); retry the token once afterwards.
+    /// Refresh now (a rotation may have happened); retry the token once afterwards. The
+    /// caller must [`begin_refresh`](KeyState::begin_refresh).
     Refresh,
-    /// Do not ask the authority: refused by cooldown, back-off, or the negative cache.
+    /// A refresh is in flight: wait for it, look again, and ask again with the same
+    /// generation (which then answers `Refuse { cause: AlreadyRefreshed }` if it missed).
+    Join,
+    /// Do not ask the authority: refused by cooldown, back-off, the negative cache, or a
+    /// refresh that already happened during this request.
     Refuse { cause: RefuseCause },
 }
 
@@ -63,6 +77,8 @@ pub enum RefuseCause {
     Cooldown,
     Backoff,
     NegativeCache,
+    /// A refresh completed after the request began and did not bring the `kid`.
+    AlreadyRefreshed,
 }
 
 /// Unknown `kid`s remembered per tenant; a flood of random ones is bounded by this.
@@ -81,6 +97,14 @@ pub struct KeyState {
     pub last_error: Option<String>,
     /// Unknown kids and until when they are refused without asking.
     negative: Vec<(String, i64)>,
+    /// When the last refresh that an unknown `kid` triggered was decided (the cooldown
+    /// counts from here, and only from here).
+    pub last_unknown_kid_refresh_at: Option<i64>,
+    /// Completed refreshes, whatever their cause or outcome. A request notes it when it
+    /// begins; a different value later means a refresh happened meanwhile.
+    generation: u64,
+    /// Since when (ms) a request of this isolate has been refreshing these keys.
+    refreshing_since_ms: Option<u64>,
 }
 
 impl KeyState {
@@ -109,28 +133,60 @@ impl KeyState {
         }
     }
 
-    /// Decides about an unknown `kid`, remembering it when the answer is "refuse".
-    pub fn unknown_kid(&mut self, kid: &str, now: i64, settings: &KeySettings) -> UnknownKid {
+    /// The refresh generation a request notes when it begins (see [`unknown_kid`](Self::unknown_kid)).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// A refresh of this isolate is in flight (and not presumed abandoned: a refresh older
+    /// than two fetch timeouts plus a second belonged to a request that was cancelled).
+    pub fn refreshing(&self, now_ms: u64, settings: &KeySettings) -> bool {
+        let deadline = 2 * settings.fetch_timeout_ms + 1000;
+        self.refreshing_since_ms.is_some_and(|since| now_ms.saturating_sub(since) < deadline)
+    }
+
+    pub fn begin_refresh(&mut self, now_ms: u64) {
+        self.refreshing_since_ms = Some(now_ms);
+    }
+
+    /// The refresh ended (installed keys, failed, or found nothing new).
+    pub fn end_refresh(&mut self) {
+        self.refreshing_since_ms = None;
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Decides about an unknown `kid` for a request that began at refresh generation
+    /// `seen_generation`, remembering the `kid` when the answer is "refuse". `now` in
+    /// seconds, `now_ms` in milliseconds (the same clock).
+    pub fn unknown_kid(&mut self, kid: &str, now: i64, now_ms: u64, seen_generation: u64, settings: &KeySettings) -> UnknownKid {
         self.negative.retain(|(_, until)| *until > now);
         if self.negative.iter().any(|(k, _)| k == kid) {
             return UnknownKid::Refuse { cause: RefuseCause::NegativeCache };
         }
+        if self.refreshing(now_ms, settings) {
+            return UnknownKid::Join;
+        }
         let cooldown = settings.unknown_kid_cooldown_seconds as i64;
-        let last_contact = self.fetched_at.into_iter().chain(self.last_attempt_at).max();
-        let cause = if self.in_backoff(now) {
+        let window_end = self.last_unknown_kid_refresh_at.map(|at| at.saturating_add(cooldown));
+        let cause = if self.generation != seen_generation {
+            Some(RefuseCause::AlreadyRefreshed)
+        } else if self.in_backoff(now) {
             Some(RefuseCause::Backoff)
-        } else if last_contact.is_some_and(|at| now < at.saturating_add(cooldown)) {
+        } else if window_end.is_some_and(|end| now < end) {
             Some(RefuseCause::Cooldown)
         } else {
             None
         };
         match cause {
             Some(cause) => {
-                let until = last_contact.map_or(now, |at| at.saturating_add(cooldown)).max(self.backoff_until().unwrap_or(now));
+                let until = window_end.unwrap_or(now).max(self.backoff_until().unwrap_or(now));
                 self.remember_unknown(kid, until);
                 UnknownKid::Refuse { cause }
             }
-            None => UnknownKid::Refresh,
+            None => {
+                self.last_unknown_kid_refresh_at = Some(now);
+                UnknownKid::Refresh
+            }
         }
     }
 
@@ -164,10 +220,14 @@ impl KeyState {
     }
 }
 
-/// The KV key of a tenant's key document.
-pub fn kv_key(authority: &str, tenant: &TenantId, version: TokenVersion) -> String {
+/// The KV key of a tenant's key document; app-specific key sets (`keys.app_id`) are
+/// stored apart from the tenant's common ones.
+pub fn kv_key(authority: &str, tenant: &TenantId, version: TokenVersion, app_id: Option<&str>) -> String {
     let host = authority.split_once("://").map_or(authority, |(_, host)| host);
-    format!("keys/{host}/{tenant}/v{version}")
+    match app_id {
+        Some(app_id) => format!("keys/{host}/{tenant}/v{version}/app/{app_id}"),
+        None => format!("keys/{host}/{tenant}/v{version}"),
+    }
 }
 
 /// What is stored in KV: the metadata and raw JWKS as fetched, and when.
@@ -189,7 +249,8 @@ pub struct KeyCounters {
     /// Successful metadata + JWKS fetches from the authority.
     pub authority_fetches: u64,
     pub authority_failures: u64,
-    /// Unknown-kid refreshes refused by the cooldown or back-off.
+    /// Unknown-kid refreshes refused by the cooldown, back-off, or a refresh that had
+    /// just happened.
     pub refresh_refused_cooldown: u64,
     /// Unknown kids refused from the negative cache.
     pub negative_cache_hits: u64,
@@ -206,7 +267,14 @@ mod tests {
     use super::*;
 
     fn settings() -> KeySettings {
-        KeySettings { refresh_after_seconds: 3600, max_stale_seconds: 86_400, unknown_kid_cooldown_seconds: 300, fetch_timeout_ms: 3000 }
+        KeySettings {
+            refresh_after_seconds: 3600,
+            max_stale_seconds: 86_400,
+            unknown_kid_cooldown_seconds: 300,
+            fetch_timeout_ms: 3000,
+            app_id: None,
+            allowed_jwks_hosts: Vec::new(),
+        }
     }
 
     fn fetched(at: i64) -> KeyState {
@@ -287,24 +355,110 @@ mod tests {
         assert_eq!(state.last_error, None);
     }
 
-    #[test]
-    fn unknown_kid_refreshes_after_the_cooldown() {
-        let mut state = fetched(1000);
-        assert_eq!(state.unknown_kid("new", 1000 + 300, &settings()), UnknownKid::Refresh);
+    /// Asks about `kid` as a request that began just now would (seconds → ms on one clock).
+    fn ask(state: &mut KeyState, kid: &str, now: i64, settings: &KeySettings) -> UnknownKid {
+        let generation = state.generation();
+        state.unknown_kid(kid, now, now as u64 * 1000, generation, settings)
+    }
+
+    /// Runs a whole unknown-kid refresh that installs keys at `now`.
+    fn refresh(state: &mut KeyState, now: i64) {
+        state.begin_refresh(now as u64 * 1000);
+        state.record_attempt(now);
+        state.record_success(now);
+        state.end_refresh();
     }
 
     #[test]
-    fn unknown_kid_within_the_cooldown_is_refused() {
+    fn a_new_kid_after_a_quiet_period_is_fetched_at_once() {
         let mut state = fetched(1000);
-        assert_eq!(state.unknown_kid("new", 1299, &settings()), UnknownKid::Refuse { cause: RefuseCause::Cooldown });
+        assert_eq!(ask(&mut state, "rolled", 1001, &settings()), UnknownKid::Refresh, "the first fetch does not start a cooldown");
+    }
+
+    #[test]
+    fn background_and_cron_refreshes_do_not_start_a_cooldown() {
+        let mut state = fetched(1000);
+        refresh(&mut state, 1100); // a stale-while-refresh or cron fetch
+        assert_eq!(ask(&mut state, "rolled", 1101, &settings()), UnknownKid::Refresh);
+    }
+
+    #[test]
+    fn the_cooldown_counts_from_the_last_unknown_kid_refresh() {
+        let mut state = fetched(1000);
+        assert_eq!(ask(&mut state, "first", 2000, &settings()), UnknownKid::Refresh);
+        refresh(&mut state, 2000);
+        assert_eq!(ask(&mut state, "second", 2299, &settings()), UnknownKid::Refuse { cause: RefuseCause::Cooldown });
+        assert_eq!(ask(&mut state, "third", 2300, &settings()), UnknownKid::Refresh);
     }
 
     #[test]
     fn refused_kids_are_remembered_until_the_next_allowed_refresh() {
         let mut state = fetched(1000);
-        state.unknown_kid("random", 1100, &settings());
-        assert_eq!(state.unknown_kid("random", 1200, &settings()), UnknownKid::Refuse { cause: RefuseCause::NegativeCache });
-        assert_eq!(state.unknown_kid("random", 1300, &settings()), UnknownKid::Refresh);
+        assert_eq!(ask(&mut state, "first", 1000, &settings()), UnknownKid::Refresh);
+        refresh(&mut state, 1000);
+        ask(&mut state, "random", 1100, &settings());
+        assert_eq!(ask(&mut state, "random", 1200, &settings()), UnknownKid::Refuse { cause: RefuseCause::NegativeCache });
+        assert_eq!(ask(&mut state, "random", 1300, &settings()), UnknownKid::Refresh);
+    }
+
+    #[test]
+    fn a_request_that_finds_a_refresh_in_flight_joins_it() {
+        let mut state = fetched(1000);
+        let seen = state.generation();
+        assert_eq!(state.unknown_kid("a", 1000, 1_000_000, seen, &settings()), UnknownKid::Refresh);
+        state.begin_refresh(1_000_000);
+        assert_eq!(state.unknown_kid("b", 1000, 1_000_010, seen, &settings()), UnknownKid::Join);
+    }
+
+    #[test]
+    fn a_refresh_that_finished_after_the_request_began_counts_as_tried() {
+        let quick = KeySettings { unknown_kid_cooldown_seconds: 0, ..settings() };
+        let mut state = fetched(1000);
+        let seen = state.generation();
+        assert_eq!(state.unknown_kid("a", 1000, 1_000_000, seen, &quick), UnknownKid::Refresh);
+        state.begin_refresh(1_000_000);
+        state.record_success(1000);
+        state.end_refresh();
+        assert_eq!(
+            state.unknown_kid("b", 1000, 1_000_050, seen, &quick),
+            UnknownKid::Refuse { cause: RefuseCause::AlreadyRefreshed },
+            "a joiner whose kid the refresh did not bring"
+        );
+        assert_eq!(state.unknown_kid("b", 1001, 1_001_000, state.generation(), &quick), UnknownKid::Refresh, "a later request may ask");
+    }
+
+    #[test]
+    fn concurrent_random_kids_with_no_cooldown_cost_one_refresh() {
+        let quick = KeySettings { unknown_kid_cooldown_seconds: 0, ..settings() };
+        let mut state = fetched(1000);
+        // 60 requests begin together, then each asks in turn while the first one's refresh runs.
+        let seen = state.generation();
+        let mut refreshes = 0;
+        let mut joined = Vec::new();
+        for n in 0..60 {
+            match state.unknown_kid(&format!("kid-{n}"), 1000, 1_000_000 + n, seen, &quick) {
+                UnknownKid::Refresh => {
+                    refreshes += 1;
+                    state.begin_refresh(1_000_000 + n);
+                }
+                UnknownKid::Join => joined.push(n),
+                UnknownKid::Refuse { .. } => {}
+            }
+        }
+        state.record_success(1000);
+        state.end_refresh();
+        for n in joined {
+            assert!(matches!(state.unknown_kid(&format!("kid-{n}"), 1000, 1_000_100, seen, &quick), UnknownKid::Refuse { .. }));
+        }
+        assert_eq!(refreshes, 1);
+    }
+
+    #[test]
+    fn an_abandoned_refresh_stops_counting_as_in_flight() {
+        let mut state = fetched(1000);
+        state.begin_refresh(1_000_000);
+        assert!(state.refreshing(1_000_000 + 6999, &settings()));
+        assert!(!state.refreshing(1_000_000 + 7000, &settings()), "2 × 3000 ms fetch timeout + 1 s");
     }
 
     #[test]
@@ -313,21 +467,42 @@ mod tests {
         let mut refreshes = 0;
         for second in 0..900 {
             for n in 0..10 {
-                if state.unknown_kid(&format!("kid-{second}-{n}"), second, &settings()) == UnknownKid::Refresh {
+                if ask(&mut state, &format!("kid-{second}-{n}"), second, &settings()) == UnknownKid::Refresh {
                     refreshes += 1;
-                    state.record_attempt(second);
-                    state.record_success(second);
+                    refresh(&mut state, second);
                 }
             }
         }
-        assert_eq!(refreshes, 2, "at 300 s and 600 s");
+        assert_eq!(refreshes, 3, "at 0 s (after a quiet period), 300 s and 600 s");
+    }
+
+    #[test]
+    fn rollover_then_flood_costs_one_refresh() {
+        let mut state = fetched(0);
+        assert_eq!(ask(&mut state, "rolled", 10, &settings()), UnknownKid::Refresh);
+        refresh(&mut state, 10);
+        for n in 0..60 {
+            assert!(matches!(ask(&mut state, &format!("random-{n}"), 11, &settings()), UnknownKid::Refuse { .. }));
+        }
+    }
+
+    #[test]
+    fn flood_then_rollover_waits_at_most_one_window() {
+        let mut state = fetched(0);
+        assert_eq!(ask(&mut state, "random", 10, &settings()), UnknownKid::Refresh);
+        refresh(&mut state, 10);
+        assert_eq!(ask(&mut state, "rolled", 20, &settings()), UnknownKid::Refuse { cause: RefuseCause::Cooldown });
+        assert_eq!(ask(&mut state, "rolled", 309, &settings()), UnknownKid::Refuse { cause: RefuseCause::NegativeCache });
+        assert_eq!(ask(&mut state, "rolled", 310, &settings()), UnknownKid::Refresh);
     }
 
     #[test]
     fn negative_cache_is_bounded() {
         let mut state = fetched(0);
+        ask(&mut state, "first", 0, &settings());
+        refresh(&mut state, 0);
         for n in 0..5000 {
-            state.unknown_kid(&format!("k{n}"), 1, &settings());
+            ask(&mut state, &format!("k{n}"), 1, &settings());
         }
         assert!(state.negative.len() <= NEGATIVE_CACHE_LIMIT);
     }
@@ -336,7 +511,7 @@ mod tests {
     fn kid_still_unknown_after_a_refresh_is_refused_until_the_next_one() {
         let mut state = fetched(1000);
         state.still_unknown("gone", 1000, &settings());
-        assert_eq!(state.unknown_kid("gone", 1200, &settings()), UnknownKid::Refuse { cause: RefuseCause::NegativeCache });
+        assert_eq!(ask(&mut state, "gone", 1200, &settings()), UnknownKid::Refuse { cause: RefuseCause::NegativeCache });
     }
 
     #[test]
@@ -344,22 +519,28 @@ mod tests {
         let mut state = fetched(0);
         state.record_attempt(400);
         state.record_failure("down".into());
-        assert_eq!(state.unknown_kid("new", 400, &settings()), UnknownKid::Refuse { cause: RefuseCause::Backoff });
+        assert_eq!(ask(&mut state, "new", 400, &settings()), UnknownKid::Refuse { cause: RefuseCause::Backoff });
     }
 
     #[test]
     fn zero_cooldown_always_refreshes() {
         let quick = KeySettings { unknown_kid_cooldown_seconds: 0, ..settings() };
         let mut state = fetched(1000);
-        assert_eq!(state.unknown_kid("new", 1000, &quick), UnknownKid::Refresh);
+        assert_eq!(ask(&mut state, "new", 1000, &quick), UnknownKid::Refresh);
+        refresh(&mut state, 1000);
+        assert_eq!(ask(&mut state, "newer", 1000, &quick), UnknownKid::Refresh);
     }
 
     #[test]
     fn kv_key_names_authority_tenant_and_version() {
         let tenant = TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap();
         assert_eq!(
-            kv_key("https://login.microsoftonline.com", &tenant, TokenVersion::V2),
+            kv_key("https://login.microsoftonline.com", &tenant, TokenVersion::V2, None),
             "keys/login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+        );
+        assert_eq!(
+            kv_key("https://login.microsoftonline.com", &tenant, TokenVersion::V1, Some("6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f")),
+            "keys/login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v1.0/app/6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f"
         );
     }
 }

@@ -82,16 +82,139 @@ fn valid_v1_app_only_token_yields_a_principal() {
     assert!(p.scopes().is_empty());
 }
 
-#[test]
-fn idtyp_app_marks_a_token_app_only_even_with_scp() {
-    let p = check(&signed(with(v2_claims(), json!({ "idtyp": "app" })))).unwrap();
-    assert_eq!(p.kind(), TokenKind::AppOnly);
+// ---- what kind of token: positive evidence only (ENTRA.md "Token kind") ------------------
+
+/// A v2 app-only token: the service principal is its own subject, no `scp`.
+fn v2_app_claims() -> Value {
+    let sp = "7d6c5b4a-0000-4170-b6e5-d4c3b2a19080";
+    with(without(v2_claims(), "scp"), json!({ "oid": sp, "sub": sp, "roles": ["Jobs.Run"], "idtyp": "app" }))
+}
+
+/// An ID token Entra issues when the API's own registration signs a user in.
+fn v2_id_token_claims() -> Value {
+    with(without(without(v2_claims(), "scp"), "azp"), json!({ "nonce": "n-0S6_WzA2Mj", "roles": ["Admin"] }))
+}
+
+fn token_type_of(claims: Value) -> Result<TokenKind, Reason> {
+    check(&signed(claims)).map(|p| p.kind())
 }
 
 #[test]
-fn token_without_scp_or_idtyp_is_app_only() {
-    let p = check(&signed(with(without(v2_claims(), "scp"), json!({ "roles": ["Jobs.Run"] })))).unwrap();
-    assert_eq!(p.kind(), TokenKind::AppOnly);
+fn idtyp_app_with_oid_equal_to_sub_is_app_only() {
+    assert_eq!(token_type_of(v2_app_claims()), Ok(TokenKind::AppOnly));
+}
+
+#[test]
+fn oid_equal_to_sub_without_scp_is_app_only_without_idtyp() {
+    assert_eq!(token_type_of(without(v2_app_claims(), "idtyp")), Ok(TokenKind::AppOnly));
+}
+
+#[test]
+fn app_only_token_without_idtyp_is_refused_when_idtyp_is_required() {
+    let config = config_with(json!({ "require_idtyp_for_app_tokens": true }));
+    assert_eq!(check_with(&signed(without(v2_app_claims(), "idtyp")), &config, NOW).map(|p| p.kind()), Err(Reason::TokenTypeInvalid));
+    assert_eq!(check_with(&signed(v2_app_claims()), &config, NOW).map(|p| p.kind()), Ok(TokenKind::AppOnly));
+    assert_eq!(check_with(&signed(v2_claims()), &config, NOW).map(|p| p.kind()), Ok(TokenKind::Delegated));
+}
+
+#[test]
+fn user_token_with_only_an_assigned_app_role_is_delegated() {
+    let claims = with(without(v2_claims(), "scp"), json!({ "roles": ["Admin"] }));
+    assert_eq!(token_type_of(claims), Ok(TokenKind::Delegated));
+}
+
+#[test]
+fn idtyp_user_is_delegated() {
+    assert_eq!(token_type_of(with(v2_claims(), json!({ "idtyp": "user" }))), Ok(TokenKind::Delegated));
+}
+
+#[test]
+fn id_token_for_the_api_is_not_an_access_token() {
+    assert_eq!(token_type_of(v2_id_token_claims()), Err(Reason::TokenTypeInvalid));
+    // Even with the calling app added, its nonce gives it away.
+    assert_eq!(token_type_of(with(v2_id_token_claims(), json!({ "azp": CLIENT_ID }))), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
+fn id_token_only_claims_are_refused_one_by_one() {
+    for claim in ["nonce", "at_hash", "c_hash"] {
+        assert_eq!(token_type_of(with(v2_claims(), json!({ claim: "x" }))), Err(Reason::TokenTypeInvalid), "{claim}");
+    }
+}
+
+#[test]
+fn v2_access_token_without_azp_is_refused() {
+    assert_eq!(token_type_of(without(v2_claims(), "azp")), Err(Reason::TokenTypeInvalid));
+    assert_eq!(token_type_of(with(without(v2_claims(), "azp"), json!({ "appid": CLIENT_ID }))), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
+fn v1_access_token_without_appid_is_refused() {
+    assert_eq!(token_type_of(without(v1_app_claims(), "appid")), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
+fn idtyp_app_with_scp_is_contradictory() {
+    assert_eq!(token_type_of(with(v2_app_claims(), json!({ "scp": "Orders.Read" }))), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
+fn idtyp_app_with_oid_other_than_sub_is_contradictory() {
+    assert_eq!(token_type_of(with(v2_claims(), json!({ "idtyp": "app" }))), Err(Reason::TokenTypeInvalid));
+    assert_eq!(token_type_of(without(v2_app_claims(), "oid")), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
+fn unknown_idtyp_is_refused() {
+    assert_eq!(token_type_of(with(v2_claims(), json!({ "idtyp": "device" }))), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
+fn token_with_neither_oid_nor_scp_is_refused() {
+    assert_eq!(token_type_of(without(without(v2_claims(), "scp"), "oid")), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
+fn issued_in_the_future_beyond_the_skew_is_refused() {
+    assert_eq!(token_type_of(with(v2_claims(), json!({ "iat": NOW + 301 }))), Err(Reason::TokenNotYetValid));
+    assert!(token_type_of(with(v2_claims(), json!({ "iat": NOW + 300 }))).is_ok());
+}
+
+// ---- signing-key provenance --------------------------------------------------------------
+
+fn check_in_cloud(token: &str, metadata_cloud: Option<&str>, key_cloud: Option<&str>) -> Result<Principal, Reason> {
+    let config = config();
+    let unverified = UnverifiedToken::parse(token, &config).map_err(|r| r.reason)?;
+    let jwks = test_keys()
+        .into_iter()
+        .map(|k| {
+            let mut jwk = k.jwk;
+            jwk["issuer"] = "https://login.microsoftonline.com/{tenantid}/v2.0".into();
+            if let Some(cloud) = key_cloud {
+                jwk["cloud_instance_name"] = cloud.into();
+            }
+            jwk
+        })
+        .collect();
+    let keys = tenant_keys_in_cloud(jwks, "https://login.microsoftonline.com/{tenantid}/v2.0", metadata_cloud);
+    block_on(authenticate(unverified, &keys, &NativeRsa, &config, NOW)).map_err(|r| r.reason)
+}
+
+#[test]
+fn key_tagged_for_another_cloud_is_refused() {
+    let token = signed(v2_claims());
+    assert_eq!(
+        check_in_cloud(&token, Some("microsoftonline.com"), Some("microsoftonline.us")).err(),
+        Some(Reason::SigningKeyCloudMismatch)
+    );
+}
+
+#[test]
+fn key_of_the_metadata_cloud_or_untagged_verifies() {
+    let token = signed(v2_claims());
+    assert!(check_in_cloud(&token, Some("microsoftonline.com"), Some("microsoftonline.com")).is_ok());
+    assert!(check_in_cloud(&token, Some("microsoftonline.com"), None).is_ok());
+    assert!(check_in_cloud(&token, None, Some("microsoftonline.us")).is_ok());
 }
 
 #[test]

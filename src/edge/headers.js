@@ -19,18 +19,24 @@ export function setMissing(headers, lines) {
   for (let i = 0; i + 1 < parts.length; i += 2) if (!headers.has(parts[i])) headers.set(parts[i], parts[i + 1]);
 }
 
-/** A mutable copy of `source` without `dropNames` (an array) or names starting with `dropPrefix`. */
-export function copyWithout(source, dropNames, dropPrefix) {
+/**
+ * A mutable copy of `source` without the names in `dropNames` (a Set of folded names) or
+ * starting with one of `dropPrefixes` (an array of folded prefixes). Names are compared
+ * folded, as src/forward.rs `fold_name` defines it: lowercase (the Headers iterator's
+ * form already) with `_` read as `-`.
+ */
+export function copyWithout(source, dropNames, dropPrefixes) {
   const out = new Headers(source);
   for (const name of [...out.keys()]) {
-    if (dropNames.includes(name) || (dropPrefix && name.startsWith(dropPrefix))) out.delete(name);
+    const folded = name.includes('_') ? name.replaceAll('_', '-') : name;
+    if (dropNames.has(folded) || dropPrefixes.some((prefix) => folded.startsWith(prefix))) out.delete(name);
   }
   return out;
 }
 
 /** A new response with the origin's status, body and a mutable copy of its headers. */
-export function relay(response, dropNames, dropPrefix) {
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copyWithout(response.headers, dropNames, dropPrefix) });
+export function relay(response, dropNames, dropPrefixes) {
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copyWithout(response.headers, dropNames, dropPrefixes) });
 }
 
 /** A response the gateway produces itself. */

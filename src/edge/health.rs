@@ -26,7 +26,9 @@ pub fn answer(config: &Config, now: i64) -> Result<Response> {
                 "version": version.as_str(),
                 "cache": cache,
                 "key_count": key_count,
+                "app_id": config.keys.app_id,
                 "age_seconds": state.fetched_at.map(|at| now.saturating_sub(at)),
+                "last_unknown_kid_refresh_age_seconds": state.last_unknown_kid_refresh_at.map(|at| now.saturating_sub(at)),
                 "consecutive_failures": state.failures,
                 "last_error": state.last_error,
             })

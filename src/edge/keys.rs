@@ -11,12 +11,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use worker::{AbortController, Context, Delay, Env, Fetch, Method, Request, RequestInit};
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Context, Delay, Env};
 
 use crate::config::Config;
-use crate::discovery::{metadata_url, OpenIdMetadata};
+use crate::discovery::{checked_jwks_uri, metadata_url, OpenIdMetadata};
 use crate::jwks::{parse_jwks, KeySet, SigningKey};
-use crate::key_cache::{freshness, kv_key, Freshness, KeyCounters, KeyDocument, KeyState, Plan, UnknownKid};
+use crate::key_cache::{freshness, kv_key, Freshness, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid};
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
 use crate::tenant::TenantId;
@@ -37,8 +39,6 @@ type CacheKey = (TenantId, TokenVersion);
 struct Slot {
     state: KeyState,
     keys: Option<Keys>,
-    /// Since when (ms) a request of this isolate has been refreshing these keys.
-    refreshing_since: Option<u64>,
 }
 
 thread_local! {
@@ -71,6 +71,11 @@ pub fn snapshot() -> Vec<(TenantId, TokenVersion, KeyState, usize)> {
     })
 }
 
+/// The refresh generation of a tenant's keys, noted by a request before it looks at them.
+pub fn generation(tenant: &TenantId, version: TokenVersion) -> u64 {
+    with_slot(&(tenant.clone(), version), |slot| slot.state.generation())
+}
+
 /// True when `kid` is among the keys currently held for the tenant (a retired key is not).
 pub fn holds_kid(tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
     SLOTS.with(|slots| {
@@ -93,8 +98,19 @@ pub struct KeySource {
     pub backend: WebCrypto,
 }
 
-/// The keys to verify a token of `tenant`/`version` with at time `now`.
-pub async fn keys_for(source: &KeySource, ctx: &Context, tenant: &TenantId, version: TokenVersion, now: i64) -> Result<Keys, Refusal> {
+/// The keys to verify a token of `tenant`/`version` naming `kid` at time `now`.
+///
+/// With no usable keys in memory, the request fetches them (or joins the fetch in flight);
+/// a KV copy is taken only when it holds `kid`, so a restart right after a rollover does not
+/// pin the isolate to the old set.
+pub async fn keys_for(
+    source: &KeySource,
+    ctx: &Context,
+    tenant: &TenantId,
+    version: TokenVersion,
+    kid: &str,
+    now: i64,
+) -> Result<Keys, Refusal> {
     let key = (tenant.clone(), version);
     let (plan, cached) = with_slot(&key, |slot| (slot.state.plan(now, &source.config.keys), slot.keys.clone()));
     match (plan, cached) {
@@ -107,7 +123,7 @@ pub async fn keys_for(source: &KeySource, ctx: &Context, tenant: &TenantId, vers
             if !is_refreshing(&key, &source.config) {
                 let (source, key) = (source.clone(), key.clone());
                 ctx.wait_until(async move {
-                    let _ = refresh_once(&source, &key, now, None).await;
+                    let _ = lead_refresh(&source, &key, now, None).await;
                 });
             }
             Ok(keys)
@@ -116,17 +132,26 @@ pub async fn keys_for(source: &KeySource, ctx: &Context, tenant: &TenantId, vers
             count(|c| c.unavailable += 1);
             Err(unavailable(retry_after))
         }
-        _ => match refresh_once(source, &key, now, None).await {
-            Ok(keys) => Ok(keys),
-            Err(_) => {
+        _ => {
+            let result = if is_refreshing(&key, &source.config) {
+                wait_for_refresh(&key, &source.config).await;
+                with_slot(&key, |slot| match (&slot.keys, &slot.state.last_error) {
+                    (Some(keys), None) => Ok(keys.clone()),
+                    (_, Some(error)) => Err(error.clone()),
+                    (None, None) => Err("the refresh in flight was abandoned".to_string()),
+                })
+            } else {
+                lead_refresh(source, &key, now, Some(kid)).await
+            };
+            result.map_err(|_| {
                 count(|c| c.unavailable += 1);
                 let retry_after = match with_slot(&key, |slot| slot.state.plan(now, &source.config.keys)) {
                     Plan::Unavailable { retry_after } => retry_after,
                     _ => 1,
                 };
-                Err(unavailable(retry_after))
-            }
-        },
+                unavailable(retry_after)
+            })
+        }
     }
 }
 
@@ -134,71 +159,75 @@ fn unavailable(retry_after: u64) -> Refusal {
     Refusal::new(Reason::KeysUnavailable, "the authority's signing keys cannot be obtained right now").with_retry_after(retry_after)
 }
 
-/// A token named `kid`, which `current` lacks: refresh once if the policy allows it.
-/// Returns the keys to verify with (refreshed or not).
-pub async fn after_unknown_kid(source: &KeySource, tenant: &TenantId, version: TokenVersion, kid: &str, now: i64, current: Keys) -> Keys {
+/// A token named `kid`, which `current` lacks; the request noted refresh generation
+/// `seen_generation` before it looked at the keys. Refreshes once if the policy allows it
+/// (`KeyState::unknown_kid`: join a refresh in flight, cooldown from the last unknown-kid
+/// refresh, back-off, negative cache). Returns the keys to verify with (refreshed or not).
+pub async fn after_unknown_kid(
+    source: &KeySource,
+    tenant: &TenantId,
+    version: TokenVersion,
+    kid: &str,
+    seen_generation: u64,
+    current: Keys,
+) -> Keys {
     let key = (tenant.clone(), version);
-    // Another request may be refreshing, or have just refreshed: use its result first.
-    if is_refreshing(&key, &source.config) {
-        if let Ok(keys) = refresh_once(source, &key, now, Some(kid)).await {
-            if keys.keys.find(kid).is_some() {
-                return keys;
+    let settings = &source.config.keys;
+    loop {
+        // Another request may have just brought the kid.
+        let latest = with_slot(&key, |slot| slot.keys.clone()).unwrap_or_else(|| current.clone());
+        if latest.keys.find(kid).is_some() {
+            return latest;
+        }
+        let now_ms = now_ms();
+        let now = (now_ms / 1000) as i64;
+        match with_slot(&key, |slot| slot.state.unknown_kid(kid, now, now_ms, seen_generation, settings)) {
+            UnknownKid::Refuse { cause } => {
+                count(|c| match cause {
+                    RefuseCause::NegativeCache => c.negative_cache_hits += 1,
+                    _ => c.refresh_refused_cooldown += 1,
+                });
+                return latest;
+            }
+            // The refresh ends (or is presumed abandoned) within its deadline; then ask again.
+            UnknownKid::Join => wait_for_refresh(&key, &source.config).await,
+            UnknownKid::Refresh => {
+                return match lead_refresh(source, &key, now, Some(kid)).await {
+                    Ok(keys) => {
+                        if keys.keys.find(kid).is_none() {
+                            with_slot(&key, |slot| slot.state.still_unknown(kid, now, settings));
+                        }
+                        keys
+                    }
+                    Err(_) => latest,
+                };
             }
         }
     }
-    if let Some(latest) = with_slot(&key, |slot| slot.keys.clone()).filter(|keys| keys.keys.find(kid).is_some()) {
-        return latest;
-    }
-    match with_slot(&key, |slot| slot.state.unknown_kid(kid, now, &source.config.keys)) {
-        UnknownKid::Refuse { cause } => {
-            count(|c| match cause {
-                crate::key_cache::RefuseCause::NegativeCache => c.negative_cache_hits += 1,
-                _ => c.refresh_refused_cooldown += 1,
-            });
-            current
-        }
-        UnknownKid::Refresh => match refresh_once(source, &key, now, Some(kid)).await {
-            Ok(keys) => {
-                if keys.keys.find(kid).is_none() {
-                    with_slot(&key, |slot| slot.state.still_unknown(kid, now, &source.config.keys));
-                }
-                keys
-            }
-            Err(_) => current,
-        },
-    }
-}
-
-/// A refresh older than this is presumed abandoned (its request was cancelled).
-fn refresh_deadline_ms(config: &Config) -> u64 {
-    2 * config.keys.fetch_timeout_ms + 1000
 }
 
 fn is_refreshing(key: &CacheKey, config: &Config) -> bool {
-    let since = with_slot(key, |slot| slot.refreshing_since);
-    since.is_some_and(|since| now_ms().saturating_sub(since) < refresh_deadline_ms(config))
+    with_slot(key, |slot| slot.state.refreshing(now_ms(), &config.keys))
 }
 
-/// Single flight: the first request refreshes; concurrent ones wait for its result.
+/// This request refreshes the keys (single flight: callers check [`is_refreshing`] or got
+/// `UnknownKid::Refresh` first, with no await in between).
+async fn lead_refresh(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
+    with_slot(key, |slot| slot.state.begin_refresh(now_ms()));
+    let result = refresh_tiers(source, key, now, wanted_kid).await;
+    with_slot(key, |slot| slot.state.end_refresh());
+    result
+}
+
+/// Waits until the refresh in flight ends (or is presumed abandoned).
 ///
 /// Waiters poll isolate memory on their own timer instead of awaiting the leader's
 /// future: the runtime cancels a request that waits only on another request's I/O as
 /// hung.
-async fn refresh_once(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
-    if !is_refreshing(key, &source.config) {
-        with_slot(key, |slot| slot.refreshing_since = Some(now_ms()));
-        let result = refresh_tiers(source, key, now, wanted_kid).await;
-        with_slot(key, |slot| slot.refreshing_since = None);
-        return result;
-    }
-    while is_refreshing(key, &source.config) {
+async fn wait_for_refresh(key: &CacheKey, config: &Config) {
+    while is_refreshing(key, config) {
         Delay::from(Duration::from_millis(5)).await;
     }
-    with_slot(key, |slot| match (&slot.keys, &slot.state.last_error) {
-        (Some(keys), None) => Ok(keys.clone()),
-        (_, Some(error)) => Err(error.clone()),
-        (None, None) => Err("the refresh in flight was abandoned".to_string()),
-    })
 }
 
 /// KV first (another isolate or the cron may have refreshed), then the authority.
@@ -281,9 +310,11 @@ async fn fetch_from_authority(
 ) -> Result<(Keys, KeyDocument), String> {
     let config = &source.config;
     let timeout = Duration::from_millis(config.keys.fetch_timeout_ms);
-    let metadata_json = fetch_document(&metadata_url(&config.authority, tenant, version), timeout).await?;
+    let app_id = config.keys.app_id.as_deref();
+    let metadata_json = fetch_document(&metadata_url(&config.authority, tenant, version, app_id), timeout).await?;
     let metadata = OpenIdMetadata::parse(metadata_json.as_bytes())?;
-    let jwks = fetch_document(&metadata.jwks_uri, timeout).await?;
+    let jwks_uri = checked_jwks_uri(&metadata.jwks_uri, &config.authority, &config.keys.allowed_jwks_hosts, app_id)?;
+    let jwks = fetch_document(&jwks_uri, timeout).await?;
     let document = KeyDocument { fetched_at: now, metadata, jwks };
     let keys = load_document(&source.backend, &document).await?;
     Ok((keys, document))
@@ -293,7 +324,7 @@ async fn load_document(backend: &WebCrypto, document: &KeyDocument) -> Result<Ke
     let mut keys = Vec::new();
     for jwk in parse_jwks(document.jwks.as_bytes())? {
         match backend.import_key(&jwk).await {
-            Ok(key) => keys.push(SigningKey { kid: jwk.kid, issuer: jwk.issuer, key }),
+            Ok(key) => keys.push(SigningKey { kid: jwk.kid, issuer: jwk.issuer, cloud_instance_name: jwk.cloud_instance_name, key }),
             Err(err) => worker::console_warn!("{err}"),
         }
     }
@@ -303,28 +334,21 @@ async fn load_document(backend: &WebCrypto, document: &KeyDocument) -> Result<Ke
     Ok(Rc::new(TenantKeys { metadata: document.metadata.clone(), keys: KeySet::new(keys) }))
 }
 
-/// GET with a bounded total time (connect, headers and body).
+/// GET with a bounded total time (connect, headers and body), no redirects, and at most
+/// `MAX_DOCUMENT_BYTES` read (`documents.js`).
 async fn fetch_document(url: &str, timeout: Duration) -> Result<String, String> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get);
-    let request = Request::new_with_init(url, &init).map_err(|e| format!("bad URL {url}: {e}"))?;
-    let fetch = async {
-        let mut response = Fetch::Request(request).send_with_signal(&signal).await.map_err(|e| format!("{url}: {e}"))?;
-        if response.status_code() != 200 {
-            return Err(format!("{url}: HTTP {}", response.status_code()));
+    let millis = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+    let fetch = JsFuture::from(super::glue::fetch_document(url, millis, MAX_DOCUMENT_BYTES as u32));
+    // The JS side aborts on its own timer; this bound is the backstop for a runtime whose
+    // abort does not reach a body read.
+    match within(timeout + Duration::from_millis(250), fetch).await {
+        Some(Ok(body)) => body.as_string().ok_or_else(|| format!("{url}: the body is not text")),
+        Some(Err(err)) => {
+            let why = err.dyn_ref::<worker::js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| "fetch failed".into());
+            Err(format!("{url}: {why}"))
         }
-        let body = response.text().await.map_err(|e| format!("{url}: {e}"))?;
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(format!("{url}: document too large"));
-        }
-        Ok(body)
-    };
-    within(timeout, fetch).await.unwrap_or_else(|| {
-        controller.abort();
-        Err(format!("{url}: no answer within {} ms", timeout.as_millis()))
-    })
+        None => Err(format!("{url}: no answer within {} ms", timeout.as_millis())),
+    }
 }
 
 async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -> Option<KeyDocument> {
@@ -335,7 +359,7 @@ async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -
             return None;
         }
     };
-    match kv.get(&kv_key(&source.config.authority, tenant, version)).text().await {
+    match kv.get(&kv_key(&source.config.authority, tenant, version, source.config.keys.app_id.as_deref())).text().await {
         Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| log("kv_document_unusable", tenant, version, &e.to_string())).ok(),
         Ok(None) => None,
         Err(err) => {
@@ -350,7 +374,7 @@ async fn write_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion, 
     let Ok(text) = serde_json::to_string(document) else { return };
     // KV's minimum TTL is 60 s; keep the document as long as it may be served stale.
     let ttl = source.config.keys.max_stale_seconds.max(60);
-    let result = match kv.put(&kv_key(&source.config.authority, tenant, version), text) {
+    let result = match kv.put(&kv_key(&source.config.authority, tenant, version, source.config.keys.app_id.as_deref()), text) {
         Ok(put) => put.expiration_ttl(ttl).execute().await,
         Err(err) => Err(err),
     };

@@ -393,10 +393,12 @@ async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, confi
     let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, "WebCrypto is not available").with_internal(e))?;
     let source = KeySource { env: env.clone(), config: config.clone(), backend };
 
-    let mut keys = keys::keys_for(&source, ctx, &tenant, version, now).await?;
+    // Any refresh that completes from here on counts as tried for this request's kid.
+    let seen_generation = keys::generation(&tenant, version);
+    let mut keys = keys::keys_for(&source, ctx, &tenant, version, &kid, now).await?;
     if keys.keys.find(&kid).is_none() {
-        // Possibly a rotation: refresh once, within the cooldown and negative-cache rules.
-        keys = keys::after_unknown_kid(&source, &tenant, version, &kid, now, keys).await;
+        // Possibly a rotation: refresh once, within the refresh discipline of `KeyState`.
+        keys = keys::after_unknown_kid(&source, &tenant, version, &kid, seen_generation, keys).await;
     }
     let principal = authenticate(token, &keys, &source.backend, config, now).await?;
     TOKEN_CACHE.with(|cache| {

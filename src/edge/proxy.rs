@@ -5,15 +5,15 @@
 
 use std::cell::OnceCell;
 
-use worker::js_sys::{self, Array};
+use worker::js_sys::{self, Array, Set};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, AbortSignal, Request, RequestRedirect};
 use worker::Result;
 
-use super::glue::{self, push_line, string_array};
+use super::glue::{self, push_line, string_array, string_set};
 use crate::config::Config;
-use crate::forward::{identity_headers, RequestHeaderFilter, IDENTITY_HEADER_PREFIX, ORIGIN_SECRET_HEADER};
+use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
 use crate::request_id::RequestIds;
@@ -31,8 +31,12 @@ pub enum Forwarded {
 
 /// Name lists built once per isolate (the configuration does not change within one).
 struct DropLists {
-    request: Array,
-    response: Array,
+    request: Set,
+    request_prefixes: Array,
+    response: Set,
+    /// No prefix, or the origin's `access-control-*` headers (routes with a CORS policy).
+    no_prefixes: Array,
+    cors_prefixes: Array,
 }
 
 thread_local! {
@@ -41,9 +45,15 @@ thread_local! {
 
 fn with_drop_lists<R>(config: &Config, f: impl FnOnce(&DropLists) -> R) -> R {
     DROP_LISTS.with(|cell| {
-        f(cell.get_or_init(|| DropLists {
-            request: string_array(RequestHeaderFilter::new(None, config.forward_authorization).dropped_names()),
-            response: string_array(HOP_BY_HOP_RESPONSE.iter().copied().chain(config.security_headers.remove.iter().map(String::as_str))),
+        f(cell.get_or_init(|| {
+            let filter = RequestHeaderFilter::new(None, config.forward_authorization, &config.identity_headers);
+            DropLists {
+                request: string_set(filter.dropped_names()),
+                request_prefixes: string_array(filter.dropped_prefixes()),
+                response: string_set(HOP_BY_HOP_RESPONSE.iter().copied().chain(config.security_headers.remove.iter().map(String::as_str))),
+                no_prefixes: Array::new(),
+                cors_prefixes: string_array(["access-control-"]),
+            }
         }))
     })
 }
@@ -72,10 +82,10 @@ pub async fn forward(
     let headers = match connection.as_deref() {
         // Names listed in Connection are hop-by-hop too: a list for this request only.
         Some(listed) => {
-            let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization);
-            glue::copy_without(&incoming, &string_array(filter.dropped_names()), IDENTITY_HEADER_PREFIX)?
+            let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization, &config.identity_headers);
+            with_drop_lists(config, |lists| glue::copy_without(&incoming, &string_set(filter.dropped_names()), &lists.request_prefixes))?
         }
-        None => with_drop_lists(config, |lists| glue::copy_without(&incoming, &lists.request, IDENTITY_HEADER_PREFIX))?,
+        None => with_drop_lists(config, |lists| glue::copy_without(&incoming, &lists.request, &lists.request_prefixes))?,
     };
     let mut lines = String::with_capacity(512);
     for (name, value) in extra.principal.map(identity_headers).unwrap_or_default() {
@@ -105,8 +115,9 @@ pub async fn forward(
     match JsFuture::from(global.fetch_with_str_and_init(&target, &init)).await {
         Ok(response) => {
             let response: web_sys::Response = response.unchecked_into();
-            let prefix = if extra.gateway_cors { "access-control-" } else { "" };
-            let relayed = with_drop_lists(config, |lists| glue::relay(&response, &lists.response, prefix))?;
+            let relayed = with_drop_lists(config, |lists| {
+                glue::relay(&response, &lists.response, if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes })
+            })?;
             Ok(Forwarded::Response(relayed))
         }
         Err(_) if signal.aborted() => Ok(Forwarded::TimedOut),

@@ -132,16 +132,27 @@ pub fn config_with(patch: Value) -> Config {
 
 /// Tenant keys as the authority would serve them: the given JWKs and metadata for `version`.
 pub fn tenant_keys(jwks: Vec<Value>, issuer_template: &str) -> TenantKeys<RsaPublicKey> {
+    tenant_keys_in_cloud(jwks, issuer_template, None)
+}
+
+/// [`tenant_keys`] under metadata that names its cloud (`cloud_instance_name`).
+pub fn tenant_keys_in_cloud(jwks: Vec<Value>, issuer_template: &str, cloud: Option<&str>) -> TenantKeys<RsaPublicKey> {
     let doc = serde_json::to_vec(&json!({ "keys": jwks })).unwrap();
     let keys = parse_jwks(&doc)
         .unwrap()
         .into_iter()
-        .map(|jwk| SigningKey { key: block_on(NativeRsa.import_key(&jwk)).unwrap(), kid: jwk.kid, issuer: jwk.issuer })
+        .map(|jwk| SigningKey {
+            key: block_on(NativeRsa.import_key(&jwk)).unwrap(),
+            kid: jwk.kid,
+            issuer: jwk.issuer,
+            cloud_instance_name: jwk.cloud_instance_name,
+        })
         .collect();
     TenantKeys {
         metadata: OpenIdMetadata {
             issuer: issuer_template.to_string(),
             jwks_uri: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
+            cloud_instance_name: cloud.map(str::to_string),
         },
         keys: KeySet::new(keys),
     }

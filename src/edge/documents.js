@@ -1,0 +1,58 @@
+// Fetching the authority's metadata and key documents, bounded in every way that the
+// Rust side decides (src/edge/keys.rs): no redirects, a total time limit, a byte limit
+// checked on Content-Length before reading and enforced while streaming, so an endless or
+// lying body is cut off at the limit instead of filling the isolate's memory.
+
+/**
+ * GET `url`. Resolves to the body text, or rejects with an Error whose message says why
+ * (HTTP status, redirect, size, timeout, network).
+ */
+export async function fetchDocument(url, timeoutMs, maxBytes) {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let response;
+  try {
+    response = await fetch(url, { method: 'GET', redirect: 'manual', signal, headers: { accept: 'application/json' } });
+  } catch (err) {
+    throw new Error(signal.aborted ? `no answer within ${timeoutMs} ms` : `unreachable (${err?.message ?? err})`);
+  }
+  const cancel = () => response.body?.cancel().catch(() => {});
+  if (response.status >= 300 && response.status < 400) {
+    cancel();
+    throw new Error(`HTTP ${response.status} redirect refused (keys come only from where the configuration says)`);
+  }
+  if (response.status !== 200) {
+    cancel();
+    throw new Error(`HTTP ${response.status}`);
+  }
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    cancel();
+    throw new Error(`document of ${declared} bytes is larger than the ${maxBytes}-byte limit`);
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        reader.cancel().catch(() => {});
+        throw new Error(`document is larger than the ${maxBytes}-byte limit`);
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (signal.aborted) throw new Error(`no complete answer within ${timeoutMs} ms`);
+    throw err;
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
