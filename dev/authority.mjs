@@ -4,7 +4,36 @@
 // https://login.microsoftonline.com; only the authority host differs.
 //
 // Test-only control endpoints (never part of Entra): GET /_mint, POST /_rotate, GET /_stats,
-// POST /_failure?mode=none|500|hang|garbage.
+// POST /_failure?mode=none|500|hang|garbage|redirect|huge|endless[&on=all|metadata|jwks][&to=URL].
+//
+// Test hooks on a LocalAuthority (plain properties, read on every request; set them before
+// the request they should affect):
+//   failure          'none' (default) | '500' | 'hang' | 'garbage' — discovery and JWKS fail;
+//                    'redirect' — they answer 302 to `redirectTo` + the same path and query;
+//                    'huge' — 200 with `content-length: 20 MiB`, streamed: whitespace, then the
+//                    real document (valid JSON: only its size is wrong);
+//                    'endless' — 200 chunked (no content-length), 64 KiB whitespace chunks up
+//                    to 200 MiB, then the real document. Both streams respect backpressure and
+//                    stop as soon as the client hangs up (see counts.bytesSent, streaming).
+//   failureOn        which documents `failure` applies to: 'all' | 'metadata' | 'jwks'; null
+//                    (default) = 'jwks' for 'huge'/'endless', 'all' for every other mode.
+//   redirectTo       base URL ('http://127.0.0.1:PORT') the 'redirect' mode points at.
+//   jwksUri          null, a string, or (tenant, version, appid) => string: replaces `jwks_uri`
+//                    in the metadata verbatim (a rogue host, a lookalike URL, …).
+//   appKeys          Map appid → signing key (createSigningKey()). A metadata or JWKS request
+//                    with `?appid=X` gets `jwks_uri` carrying `?appid=X`, and the JWKS then also
+//                    holds appKeys.get(X), if any (Entra's app-specific signing keys).
+//   cloudInstanceName  `cloud_instance_name` of the v1 and v2 metadata; default
+//                    'microsoftonline.com', null leaves it out.
+//   keyCloud         Map kid → cloud instance name, put on that JWKS key as `cloud_instance_name`.
+//   counts           { total (every request but the control endpoints, 404s included),
+//                    metadata, jwks, mint, appid (discovery requests carrying ?appid=),
+//                    redirects, bytesSent (body bytes handed to the socket by 'huge'/'endless') }.
+//   streaming        how many 'huge'/'endless' bodies are being written right now.
+//   requests         every discovery/JWKS request: { kind: 'metadata'|'jwks', version, tenant,
+//                    appid, url } (the last 10,000).
+// Helpers: mint({...}) (access tokens), mintIdToken({...}) (ID tokens: nonce, no scp, no
+// azp/appid, no idtyp), rotate({ retire }), resetCounts().
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { selfSignedCertificate } from './x509.mjs';
@@ -14,6 +43,14 @@ export const V1_ISSUER = (tid) => `https://sts.windows.net/${tid}/`;
 export const V2_ISSUER = (tid) => `https://login.microsoftonline.com/${tid}/v2.0`;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MULTI_TENANT = new Set(['common', 'organizations']);
+const MiB = 1024 * 1024;
+const HUGE_BYTES = 20 * MiB;
+const ENDLESS_BYTES = 200 * MiB;
+const STREAM_CHUNK = 64 * 1024;
+const REQUEST_LOG_LIMIT = 10_000;
+const emptyCounts = () => ({ total: 0, metadata: 0, jwks: 0, mint: 0, appid: 0, redirects: 0, bytesSent: 0 });
+/** Looks a key up in a Map or a plain object (hooks may be given either). */
+const lookup = (table, key) => (table instanceof Map ? table.get(key) : table?.[key]);
 
 /** An RSA-2048 signing key with a self-signed certificate, as Entra publishes them. */
 export function createSigningKey() {
@@ -29,7 +66,15 @@ export class LocalAuthority {
     this.signingKey = createSigningKey();
     this.published = [this.signingKey];
     this.failure = 'none';
-    this.counts = { metadata: 0, jwks: 0, mint: 0 };
+    this.failureOn = null;
+    this.redirectTo = null;
+    this.jwksUri = null;
+    this.appKeys = new Map();
+    this.cloudInstanceName = 'microsoftonline.com';
+    this.keyCloud = new Map();
+    this.counts = emptyCounts();
+    this.streaming = 0;
+    this.requests = [];
     this.server = null;
     this.url = null;
   }
@@ -48,6 +93,12 @@ export class LocalAuthority {
     if (!this.server) return;
     this.server.closeAllConnections?.();
     await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  /** Zeroes `counts` and forgets `requests`. */
+  resetCounts() {
+    this.counts = emptyCounts();
+    this.requests = [];
   }
 
   /** Publishes a new key and signs with it from now on; `retire` unpublishes the others. */
@@ -109,30 +160,58 @@ export class LocalAuthority {
     return signRs256(head, body, key.privateKey);
   }
 
-  jwks(issuer) {
+  /**
+   * Mints an ID token (what a client gets at sign-in, not an access token): `aud` is the
+   * client id of the app that signed the user in, a `nonce` (pass `nonce: null` to leave it
+   * out), `oid` ≠ `sub`, no `scp`, no `azp`/`appid`, no `idtyp`. `roles` are the user's
+   * assigned app roles. Other options as for mint().
+   */
+  mintIdToken({ tenant, audience, version = '2.0', nonce, roles = [], claims = {}, omit = [], ...rest }) {
+    const idClaims = {
+      nonce: nonce === null ? undefined : (nonce ?? crypto.randomBytes(16).toString('base64url')),
+      aio: crypto.randomBytes(24).toString('base64url'),
+      ...(version === '1.0' ? { unique_name: 'adele@contoso.example' } : {}),
+      ...claims,
+    };
+    const notInIdTokens = ['scp', 'idtyp', ...(version === '1.0' ? ['appid', 'appidacr'] : ['azp', 'azpacr'])];
+    return this.mint({ ...rest, tenant, audience, version, roles, scopes: [], appOnly: false, claims: idClaims, omit: [...notInIdTokens, ...omit] });
+  }
+
+  /** The JWKS: the published keys, plus the app's own key when `appid` names one in appKeys. */
+  jwks(issuer, appid = null) {
+    const appKey = appid ? lookup(this.appKeys, appid) : undefined;
+    const keys = appKey ? [...this.published, appKey] : this.published;
     return {
-      keys: this.published.map((k) => ({
-        kty: 'RSA', use: 'sig', kid: k.kid, x5t: k.x5t, n: k.n, e: k.e, x5c: [k.x5c],
-        ...(issuer ? { issuer } : {}),
-      })),
+      keys: keys.map((k) => {
+        const cloud = lookup(this.keyCloud, k.kid);
+        return {
+          kty: 'RSA', use: 'sig', kid: k.kid, x5t: k.x5t, n: k.n, e: k.e, x5c: [k.x5c],
+          ...(issuer ? { issuer } : {}),
+          ...(cloud ? { cloud_instance_name: cloud } : {}),
+        };
+      }),
     };
   }
 
-  metadata(tenant, version) {
+  metadata(tenant, version, appid = null) {
     const v2 = version === '2.0';
     const issuerTenant = MULTI_TENANT.has(tenant) ? '{tenantid}' : tenant;
     const issuer = v2 ? V2_ISSUER(issuerTenant) : V1_ISSUER(issuerTenant);
     const prefix = `${this.url}/${tenant}${v2 ? '/oauth2/v2.0' : '/oauth2'}`;
+    const appQuery = appid ? `?appid=${encodeURIComponent(appid)}` : '';
+    let jwksUri = (v2 ? `${this.url}/${tenant}/discovery/v2.0/keys` : `${this.url}/common/discovery/keys`) + appQuery;
+    if (typeof this.jwksUri === 'function') jwksUri = this.jwksUri(tenant, version, appid);
+    else if (typeof this.jwksUri === 'string') jwksUri = this.jwksUri;
     return {
       token_endpoint: `${prefix}/token`,
       authorization_endpoint: `${prefix}/authorize`,
-      jwks_uri: v2 ? `${this.url}/${tenant}/discovery/v2.0/keys` : `${this.url}/common/discovery/keys`,
+      jwks_uri: jwksUri,
       issuer,
       response_types_supported: ['code', 'id_token', 'code id_token', 'token id_token', 'token'],
       subject_types_supported: ['pairwise'],
       id_token_signing_alg_values_supported: ['RS256'],
       tenant_region_scope: 'EU',
-      cloud_instance_name: 'microsoftonline.com',
+      ...(this.cloudInstanceName ? { cloud_instance_name: this.cloudInstanceName } : {}),
     };
   }
 
@@ -147,6 +226,7 @@ export class LocalAuthority {
 
     // Test-only control endpoints: never affected by the failure mode.
     if (parts[0]?.startsWith('_')) return this.#control(req, res, parts[0], url);
+    this.counts.total++;
 
     const [tenant, ...rest] = parts;
     const route = rest.join('/');
@@ -157,20 +237,80 @@ export class LocalAuthority {
             : route === 'discovery/keys' ? 'jwks-v1'
               : null;
     if (!kind) return this.#send(res, 404, { error: 'not_found' });
-    this.counts[kind.startsWith('metadata') ? 'metadata' : 'jwks']++;
+    const documentKind = kind.startsWith('metadata') ? 'metadata' : 'jwks';
+    const appid = url.searchParams.get('appid');
+    this.counts[documentKind]++;
+    if (appid !== null) this.counts.appid++;
+    if (this.requests.length >= REQUEST_LOG_LIMIT) this.requests.shift();
+    this.requests.push({ kind: documentKind, version: kind.endsWith('v2') ? '2.0' : '1.0', tenant, appid, url: req.url });
 
-    if (this.failure === 'hang') return; // never answer (the socket stays open)
-    if (this.failure === '500') return this.#send(res, 500, { error: 'server_error' });
-    if (this.failure === 'garbage') return this.#send(res, 200, '<html>maintenance</html>', 'text/html');
+    const failureOn = this.failureOn ?? (this.failure === 'huge' || this.failure === 'endless' ? 'jwks' : 'all');
+    const failure = failureOn === 'all' || failureOn === documentKind ? this.failure : 'none';
+    if (failure === 'hang') return; // never answer (the socket stays open)
+    if (failure === '500') return this.#send(res, 500, { error: 'server_error' });
+    if (failure === 'garbage') return this.#send(res, 200, '<html>maintenance</html>', 'text/html');
+    if (failure === 'redirect') {
+      if (!this.redirectTo) return this.#send(res, 500, { error: 'server_error', error_description: 'failure "redirect" needs redirectTo' });
+      this.counts.redirects++;
+      res.writeHead(302, { location: new URL(req.url, this.redirectTo).href, 'cache-control': 'no-store', 'content-length': '0' });
+      return res.end();
+    }
 
     if (!GUID.test(tenant) && !MULTI_TENANT.has(tenant)) {
       return this.#send(res, 400, { error: 'invalid_tenant', error_description: `AADSTS90002: Tenant '${tenant}' not found.` });
     }
+    let document;
     switch (kind) {
-      case 'metadata-v2': return this.#send(res, 200, this.metadata(tenant, '2.0'));
-      case 'metadata-v1': return this.#send(res, 200, this.metadata(tenant, '1.0'));
-      case 'jwks-v2': return this.#send(res, 200, this.jwks(V2_ISSUER(MULTI_TENANT.has(tenant) ? '{tenantid}' : tenant)));
-      case 'jwks-v1': return this.#send(res, 200, this.jwks(null));
+      case 'metadata-v2': document = this.metadata(tenant, '2.0', appid); break;
+      case 'metadata-v1': document = this.metadata(tenant, '1.0', appid); break;
+      case 'jwks-v2': document = this.jwks(V2_ISSUER(MULTI_TENANT.has(tenant) ? '{tenantid}' : tenant), appid); break;
+      case 'jwks-v1': document = this.jwks(null, appid); break;
+    }
+    if (failure === 'huge') return this.#stream(res, HUGE_BYTES, JSON.stringify(document), { declareLength: true });
+    if (failure === 'endless') return this.#stream(res, ENDLESS_BYTES, JSON.stringify(document), { declareLength: false });
+    return this.#send(res, 200, document);
+  }
+
+  /**
+   * Writes a `total`-byte body: whitespace, then `tail` (so it is valid JSON, only too big).
+   * Waits for 'drain' whenever the socket is full, and stops as soon as the client hangs up,
+   * so a client that stops reading costs this process nothing. Every byte handed to the
+   * socket is added to counts.bytesSent.
+   */
+  async #stream(res, total, tail, { declareLength }) {
+    const tailBytes = Buffer.from(tail);
+    const headers = { 'content-type': 'application/json', 'cache-control': 'max-age=86400, private' };
+    if (declareLength) headers['content-length'] = String(total);
+    let closed = false;
+    res.once('close', () => { closed = true; });
+    res.on('error', () => { closed = true; });
+    this.streaming++;
+    try {
+      res.writeHead(200, headers); // without a content-length, HTTP/1.1 uses chunked encoding
+      const chunk = Buffer.alloc(STREAM_CHUNK, 0x20);
+      let remaining = total - tailBytes.length;
+      while (remaining > 0) {
+        if (closed || res.destroyed) return;
+        const piece = remaining >= chunk.length ? chunk : chunk.subarray(0, remaining);
+        remaining -= piece.length;
+        this.counts.bytesSent += piece.length;
+        if (!res.write(piece)) {
+          await new Promise((resolve) => {
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.on('drain', done);
+            res.on('close', done);
+          });
+        }
+      }
+      if (closed || res.destroyed) return;
+      this.counts.bytesSent += tailBytes.length;
+      res.end(tailBytes);
+    } finally {
+      this.streaming--;
     }
   }
 
@@ -196,9 +336,16 @@ export class LocalAuthority {
           return this.#send(res, 200, { kid: this.signingKey.kid, published: this.published.map((k) => k.kid) });
         case '_failure':
           this.failure = q.get('mode') ?? 'none';
-          return this.#send(res, 200, { failure: this.failure });
+          this.failureOn = q.get('on');
+          if (q.has('to')) this.redirectTo = q.get('to');
+          return this.#send(res, 200, { failure: this.failure, on: this.failureOn, redirect_to: this.redirectTo });
         case '_stats':
-          return this.#send(res, 200, { counts: this.counts, signing_kid: this.signingKey.kid, published: this.published.map((k) => k.kid) });
+          return this.#send(res, 200, {
+            counts: this.counts,
+            streaming: this.streaming,
+            signing_kid: this.signingKey.kid,
+            published: this.published.map((k) => k.kid),
+          });
         default:
           return this.#send(res, 404, { error: 'not_found' });
       }
