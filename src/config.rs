@@ -152,18 +152,104 @@ impl Config {
         self.audiences.iter().any(|a| a == audience)
     }
 
-    /// Parses and validates the configuration from its JSON form.
+    /// Parses and validates the configuration from its JSON form, reporting **every**
+    /// problem: a structural error (unknown field, wrong type) is recorded, the offending
+    /// field is set aside, and parsing goes on, so one typo does not hide the rest; then
+    /// every semantic check runs on what parsed.
     pub fn from_json(json: &str) -> Result<Config, Vec<ConfigError>> {
-        let deserializer = &mut serde_json::Deserializer::from_str(json);
-        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|err| {
-            let path = err.path().to_string();
-            let field = if path == "." { CONFIG_VAR.to_string() } else { format!("{CONFIG_VAR}.{path}") };
-            // serde_json appends the position in the JSON form, which the operator never sees.
-            let message = err.inner().to_string();
-            let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_string();
-            vec![ConfigError::new(field, message)]
-        })?;
-        raw.validate()
+        let mut value: serde_json::Value =
+            serde_json::from_str(json).map_err(|err| vec![ConfigError::new(CONFIG_VAR, message_of(&err))])?;
+        let mut errors = Vec::new();
+        // Field names (`ENTRA_EDGE.origin`) of what was set aside.
+        let mut set_aside: Vec<String> = Vec::new();
+        // Each round removes one field, so the rounds are bounded by the document's size;
+        // the cap keeps a pathological document cheap.
+        for _ in 0..256 {
+            match serde_path_to_error::deserialize::<_, RawConfig>(&value) {
+                Ok(raw) => {
+                    return match raw.validate() {
+                        Ok(config) if errors.is_empty() => Ok(config),
+                        Ok(_) => Err(errors),
+                        Err(more) => {
+                            errors.extend(more);
+                            Err(errors)
+                        }
+                    };
+                }
+                Err(err) => {
+                    let segments: Vec<_> = err.path().iter().cloned().collect();
+                    let message = message_of(err.inner());
+                    // A required field we set aside ourselves: already reported.
+                    let field = path_field(&segments);
+                    let follows_removal = message
+                        .strip_prefix("missing field `")
+                        .and_then(|rest| rest.split_once('`'))
+                        .is_some_and(|(name, _)| set_aside.iter().any(|removed| *removed == format!("{field}.{name}")));
+                    if follows_removal || !remove_field(&mut value, &segments) {
+                        if !follows_removal {
+                            errors.push(ConfigError::new(field, message));
+                        }
+                        return Err(errors);
+                    }
+                    errors.push(ConfigError::new(field.clone(), message));
+                    set_aside.push(field);
+                }
+            }
+        }
+        Err(errors)
+    }
+}
+
+/// serde_json appends the position in the JSON form, which the operator never sees.
+fn message_of(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_string()
+}
+
+/// `ENTRA_EDGE.routes[2].cors` from a deserialization path.
+fn path_field(segments: &[serde_path_to_error::Segment]) -> String {
+    use serde_path_to_error::Segment;
+    let mut field = CONFIG_VAR.to_string();
+    for segment in segments {
+        match segment {
+            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                field.push('.');
+                field.push_str(key);
+            }
+            Segment::Enum { variant } => {
+                field.push('.');
+                field.push_str(variant);
+            }
+            Segment::Unknown => field.push_str(".?"),
+        }
+    }
+    field
+}
+
+/// Removes the object member at `segments` (so parsing can go on without it). Only object
+/// members are removed: taking an element out of an array would renumber the ones after
+/// it, and every later problem would name the wrong index.
+fn remove_field(value: &mut serde_json::Value, segments: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((Segment::Map { key }, parents)) = segments.split_last() else { return false };
+    let mut current = value;
+    for segment in parents {
+        current = match (segment, current) {
+            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
+                Some(next) => next,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => match items.get_mut(*index) {
+                Some(next) => next,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match current {
+        serde_json::Value::Object(map) => map.remove(key).is_some(),
+        _ => false,
     }
 }
 
@@ -635,6 +721,38 @@ mod tests {
             value["keys"] = serde_json::json!({ "allowed_jwks_hosts": [bad] });
             assert_eq!(first_error(value).field, "ENTRA_EDGE.keys.allowed_jwks_hosts[0]", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_unknown_field_does_not_hide_the_other_problems() {
+        let mut value = minimal();
+        value["tenant"] = TENANT.into();
+        value["tenants"] = serde_json::json!(["contoso.onmicrosoft.com"]);
+        value["origin"] = "http://api.example.com".into();
+        let fields: Vec<_> = parse(value).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["ENTRA_EDGE.tenant", "ENTRA_EDGE.origin", "ENTRA_EDGE.tenants[0]"]);
+    }
+
+    #[test]
+    fn structural_problems_in_nested_tables_are_all_reported() {
+        let mut value = minimal();
+        value["routes"] = serde_json::json!([{ "path": "/a/**", "scopez": ["x"] }, { "path": "/**", "methods": "GET" }]);
+        value["keys"] = serde_json::json!({ "fetch_timeout_ms": "soon", "refresh": 1 });
+        let fields: Vec<_> = parse(value).unwrap_err().into_iter().map(|e| e.field).collect();
+        for expected in
+            ["ENTRA_EDGE.routes[0].scopez", "ENTRA_EDGE.routes[1].methods", "ENTRA_EDGE.keys.fetch_timeout_ms", "ENTRA_EDGE.keys.refresh"]
+        {
+            assert!(fields.contains(&expected.to_string()), "{expected} in {fields:?}");
+        }
+    }
+
+    #[test]
+    fn a_required_field_of_the_wrong_type_is_reported_once() {
+        let mut value = minimal();
+        value["origin"] = 7.into();
+        let errors = parse(value).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "ENTRA_EDGE.origin");
     }
 
     #[test]

@@ -1,109 +1,79 @@
-//! `entra-edge-check [wrangler.toml] [--env NAME]`: validates the gateway configuration
-//! offline, with the same parser the worker runs, before `wrangler deploy`.
-//! Prints every problem as `file:line: [environment] field: message`; exits 1 if any.
+//! `entra-edge-check [wrangler.toml|wrangler.json|wrangler.jsonc] [--env NAME] [--strict]`:
+//! validates the gateway configuration offline, with the same parser the worker runs,
+//! before `wrangler deploy`. Prints every problem as `file:line: [environment] field: message`
+//! (warnings as `… field: warning: message`); exits 1 if there is any error (with `--strict`,
+//! warnings count as errors), 2 if the file cannot be read.
 
 use std::process::ExitCode;
 
 use entra_edge::config::{Config, CONFIG_VAR};
-use toml::de::{DeTable, DeValue};
-use toml::Spanned;
+use serde_json::Value;
 
-/// One problem, located in the file.
+/// One finding, located in the file.
 #[derive(Debug, PartialEq, Eq)]
 struct Problem {
     line: usize,
     environment: String,
     field: String,
     message: String,
+    severity: Severity,
 }
 
-/// Checks the top-level configuration and every `[env.NAME]` (or only `only_env`).
-fn check(text: &str, only_env: Option<&str>) -> Result<Vec<Problem>, String> {
-    let document: toml::Table = toml::from_str(text).map_err(|e| format!("not valid TOML: {e}"))?;
-    let spans = DeTable::parse(text).map_err(|e| format!("not valid TOML: {e}"))?;
-    let spans = spans.get_ref();
-
-    let mut targets: Vec<(String, Vec<String>)> = Vec::new();
-    if only_env.is_none() {
-        targets.push(("top level".into(), vec![]));
-    }
-    if let Some(toml::Value::Table(envs)) = document.get("env") {
-        for name in envs.keys() {
-            if only_env.is_none_or(|only| only == name) {
-                targets.push((format!("env.{name}"), vec!["env".into(), name.clone()]));
-            }
-        }
-    }
-    if let Some(only) = only_env {
-        if targets.is_empty() {
-            return Err(format!("no [env.{only}] in the file"));
-        }
-    }
-
-    let mut problems = Vec::new();
-    for (environment, prefix) in targets {
-        let section = prefix.iter().try_fold(&document, |table, key| match table.get(key) {
-            Some(toml::Value::Table(t)) => Some(t),
-            _ => None,
-        });
-        let Some(section) = section else { continue };
-        let at = |path: &[String]| line_of(text, spans, &[prefix.as_slice(), path].concat());
-
-        // Vars and KV namespaces are not inherited by environments (wrangler's rule).
-        let has_kv = matches!(section.get("kv_namespaces"), Some(toml::Value::Array(list))
-            if list.iter().any(|ns| ns.get("binding").and_then(toml::Value::as_str) == Some("JWKS_CACHE")));
-        if !has_kv {
-            problems.push(Problem {
-                line: at(&["kv_namespaces".into()]),
-                environment: environment.clone(),
-                field: "kv_namespaces".into(),
-                message: "no KV namespace bound as JWKS_CACHE (keys would be fetched by every cold isolate)".into(),
-            });
-        }
-        let Some(value) = section.get("vars").and_then(|vars| vars.get(CONFIG_VAR)) else {
-            problems.push(Problem {
-                line: at(&["vars".into()]),
-                environment,
-                field: CONFIG_VAR.into(),
-                message: format!(
-                    "is not set: add a [{}vars.{CONFIG_VAR}] table",
-                    prefix.iter().map(|p| format!("{p}.")).collect::<String>()
-                ),
-            });
-            continue;
-        };
-        let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
-        let parsed = Config::from_json(&json);
-        let uses_limits = parsed.as_ref().is_ok_and(|c| c.routes.routes().iter().any(|r| r.rate_limit.is_some()));
-        let has_limiter = matches!(section.get("durable_objects").and_then(|d| d.get("bindings")), Some(toml::Value::Array(list))
-            if list.iter().any(|b| b.get("name").and_then(toml::Value::as_str) == Some("RATE_LIMITER")));
-        if uses_limits && !has_limiter {
-            problems.push(Problem {
-                line: at(&["durable_objects".into()]),
-                environment: environment.clone(),
-                field: "durable_objects.bindings".into(),
-                message: "routes declare rate limits but no Durable Object is bound as RATE_LIMITER (class EdgeRateLimiter)".into(),
-            });
-        }
-        if let Err(errors) = parsed {
-            for error in errors {
-                let mut path = vec!["vars".to_string()];
-                path.extend(field_path(&error.field));
-                problems.push(Problem { line: at(&path), environment: environment.clone(), field: error.field, message: error.message });
-            }
-        }
-    }
-    Ok(problems)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Severity {
+    Error,
+    /// Deploys, but cannot work as deployed (a placeholder, an example domain): an error
+    /// under `--strict`.
+    Warning,
+    /// Right for local development, wrong for a deployment (a loopback origin or authority):
+    /// reported only under `--strict`, which `make deploy` uses.
+    DeployOnly,
 }
 
-/// `ENTRA_EDGE.routes[2].cors.origins[0]` → `["ENTRA_EDGE", "routes", "2", "cors", "origins", "0"]`.
-fn field_path(field: &str) -> Vec<String> {
-    field.split(['.', '[', ']']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+/// The formats wrangler reads, parsed into one JSON shape plus a way to find a field's line.
+enum Document<'a> {
+    Toml { value: Value, spans: toml::de::DeTable<'a> },
+    Json { value: Value, ast: jsonc_parser::ast::Value<'a> },
 }
 
-/// The 1-based line of the deepest part of `path` present in the document.
-fn line_of(text: &str, root: &DeTable<'_>, path: &[String]) -> usize {
-    let mut span = 0..0;
+impl<'a> Document<'a> {
+    /// `json`: a `.json`/`.jsonc` file (comments and trailing commas allowed, as wrangler does).
+    fn parse(text: &'a str, json: bool) -> Result<Document<'a>, String> {
+        if json {
+            let options = jsonc_parser::ParseOptions::default();
+            let value: Value = jsonc_parser::parse_to_serde_value(text, &options).map_err(|e| format!("not valid JSON: {e}"))?;
+            let ast = jsonc_parser::parse_to_ast(text, &Default::default(), &options)
+                .map_err(|e| format!("not valid JSON: {e}"))?
+                .value
+                .ok_or("the file is empty")?;
+            Ok(Document::Json { value, ast })
+        } else {
+            let table: toml::Table = toml::from_str(text).map_err(|e| format!("not valid TOML: {e}"))?;
+            let value = serde_json::to_value(table).map_err(|e| e.to_string())?;
+            let spans = toml::de::DeTable::parse(text).map_err(|e| format!("not valid TOML: {e}"))?.into_inner();
+            Ok(Document::Toml { value, spans })
+        }
+    }
+
+    fn value(&self) -> &Value {
+        match self {
+            Document::Toml { value, .. } | Document::Json { value, .. } => value,
+        }
+    }
+
+    /// The byte offset of the deepest part of `path` present in the document.
+    fn offset_of(&self, path: &[String]) -> usize {
+        match self {
+            Document::Toml { spans, .. } => toml_offset(spans, path),
+            Document::Json { ast, .. } => json_offset(ast, path),
+        }
+    }
+}
+
+fn toml_offset(root: &toml::de::DeTable<'_>, path: &[String]) -> usize {
+    use toml::de::DeValue;
+    use toml::Spanned;
+    let mut offset = 0;
     let mut current: Option<&Spanned<DeValue<'_>>> = None;
     for (depth, key) in path.iter().enumerate() {
         let next = if depth == 0 {
@@ -117,31 +87,204 @@ fn line_of(text: &str, root: &DeTable<'_>, path: &[String]) -> usize {
         };
         match next {
             Some(value) => {
-                if value.span().start > 0 || span.start == 0 {
-                    span = value.span();
+                if value.span().start > 0 || offset == 0 {
+                    offset = value.span().start;
                 }
                 current = Some(value);
             }
             None => break,
         }
     }
-    text[..span.start.min(text.len())].matches('\n').count() + 1
+    offset
 }
+
+fn json_offset(root: &jsonc_parser::ast::Value<'_>, path: &[String]) -> usize {
+    use jsonc_parser::ast::Value as Node;
+    use jsonc_parser::common::Ranged;
+    let mut current = root;
+    let mut offset = root.start();
+    for key in path {
+        let next = match current {
+            Node::Object(object) => object.properties.iter().find(|p| p.name.as_str() == key).map(|p| (p.start(), &p.value)),
+            Node::Array(array) => key.parse::<usize>().ok().and_then(|i| array.elements.get(i)).map(|v| (v.start(), v)),
+            _ => None,
+        };
+        match next {
+            Some((start, value)) => {
+                offset = start;
+                current = value;
+            }
+            None => break,
+        }
+    }
+    offset
+}
+
+/// KV namespace ids that are the example's placeholders, not real namespaces.
+fn is_placeholder(id: &str) -> bool {
+    let id = id.to_ascii_lowercase();
+    id.is_empty() || id.contains("replace") || id.contains("your-") || id.contains("<") || id.contains("todo")
+}
+
+/// Hosts that can never be reached once deployed: RFC 2606 / 6761 reserved names, loopback.
+fn unreachable_when_deployed(url: &str) -> Option<(Severity, &'static str)> {
+    let host = url.split_once("://").map_or(url, |(_, rest)| rest).split(['/', ':']).next().unwrap_or("").to_ascii_lowercase();
+    if matches!(host.as_str(), "127.0.0.1" | "localhost" | "[") || host.starts_with("127.") {
+        Some((Severity::DeployOnly, "is a loopback address: it works under wrangler dev only"))
+    } else if ["example.com", "example.net", "example.org"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        || [".example", ".test", ".invalid", ".localhost"].iter().any(|tld| host.ends_with(tld))
+    {
+        Some((Severity::Warning, "is a reserved example domain: replace it with your own"))
+    } else {
+        None
+    }
+}
+
+/// Checks the top-level configuration and every `[env.NAME]`, or only `only_env` (`""`:
+/// only the top level, as `wrangler deploy --env=""` deploys it).
+fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<Vec<Problem>, String> {
+    let root = document.value();
+    let mut targets: Vec<(String, Vec<String>)> = Vec::new();
+    if only_env.is_none_or(str::is_empty) {
+        targets.push(("top level".into(), vec![]));
+    }
+    if let Some(Value::Object(envs)) = root.get("env") {
+        for name in envs.keys() {
+            if only_env.is_none_or(|only| only == name) {
+                targets.push((format!("env.{name}"), vec!["env".into(), name.clone()]));
+            }
+        }
+    }
+    if let Some(only) = only_env.filter(|only| !only.is_empty()) {
+        if targets.is_empty() {
+            let known: Vec<&str> =
+                root.get("env").and_then(Value::as_object).map(|e| e.keys().map(String::as_str).collect()).unwrap_or_default();
+            return Err(format!(
+                "no [env.{only}] in the file (environments: {}; omit ENV / --env for the top level)",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ));
+        }
+    }
+
+    let mut problems = Vec::new();
+    for (environment, prefix) in targets {
+        let Some(section) = prefix.iter().try_fold(root, |value, key| value.get(key).filter(|v| v.is_object())) else { continue };
+        let line_at = |path: &[String]| {
+            let offset = document.offset_of(&[prefix.as_slice(), path].concat());
+            text[..offset.min(text.len())].matches('\n').count() + 1
+        };
+        let mut report = |path: &[&str], field: &str, message: String, severity: Severity| {
+            let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+            problems.push(Problem { line: line_at(&path), environment: environment.clone(), field: field.into(), message, severity });
+        };
+
+        // Vars and KV namespaces are not inherited by environments (wrangler's rule).
+        let namespaces = section.get("kv_namespaces").and_then(Value::as_array).cloned().unwrap_or_default();
+        match namespaces.iter().position(|ns| ns.get("binding").and_then(Value::as_str) == Some("JWKS_CACHE")) {
+            None => report(
+                &["kv_namespaces"],
+                "kv_namespaces",
+                "no KV namespace bound as JWKS_CACHE (keys would be fetched by every cold isolate)".into(),
+                Severity::Error,
+            ),
+            Some(i) => {
+                let id = namespaces[i].get("id").and_then(Value::as_str).unwrap_or("");
+                if is_placeholder(id) {
+                    let index = i.to_string();
+                    report(
+                        &["kv_namespaces", &index, "id"],
+                        &format!("kv_namespaces[{i}].id"),
+                        format!("{id:?} is a placeholder: create the namespace (npx wrangler kv namespace create JWKS_CACHE) and put its id here"),
+                        Severity::Warning,
+                    );
+                }
+            }
+        }
+        let Some(value) = section.get("vars").and_then(|vars| vars.get(CONFIG_VAR)) else {
+            report(
+                &["vars"],
+                CONFIG_VAR,
+                format!("is not set: add a [{}vars.{CONFIG_VAR}] table", prefix.iter().map(|p| format!("{p}.")).collect::<String>()),
+                Severity::Error,
+            );
+            continue;
+        };
+        // A JSON string form is accepted by the worker too.
+        let json = match value {
+            Value::String(json) => json.clone(),
+            other => serde_json::to_string(other).map_err(|e| e.to_string())?,
+        };
+        let parsed = Config::from_json(&json);
+        let uses_limits = parsed.as_ref().is_ok_and(|c| c.routes.routes().iter().any(|r| r.rate_limit.is_some()));
+        let has_limiter = section
+            .get("durable_objects")
+            .and_then(|d| d.get("bindings"))
+            .and_then(Value::as_array)
+            .is_some_and(|list| list.iter().any(|b| b.get("name").and_then(Value::as_str) == Some("RATE_LIMITER")));
+        if uses_limits && !has_limiter {
+            report(
+                &["durable_objects"],
+                "durable_objects.bindings",
+                "routes declare rate limits but no Durable Object is bound as RATE_LIMITER (class EdgeRateLimiter)".into(),
+                Severity::Error,
+            );
+        }
+        for name in ["origin", "authority"] {
+            if let Some(url) = value.get(name).and_then(Value::as_str) {
+                if let Some((severity, why)) = unreachable_when_deployed(url) {
+                    report(&["vars", CONFIG_VAR, name], &format!("{CONFIG_VAR}.{name}"), format!("{url:?} {why}"), severity);
+                }
+            }
+        }
+        if let Err(errors) = parsed {
+            for error in errors {
+                let mut path = vec!["vars".to_string()];
+                path.extend(field_path(&error.field));
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                report(&path, &error.field, error.message, Severity::Error);
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// `ENTRA_EDGE.routes[2].cors.origins[0]` → `["ENTRA_EDGE", "routes", "2", "cors", "origins", "0"]`.
+fn field_path(field: &str) -> Vec<String> {
+    field.split(['.', '[', ']']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+const USAGE: &str = "usage: entra-edge-check [wrangler.toml|wrangler.json|wrangler.jsonc] [--env NAME] [--strict]
+  --env NAME   check only [env.NAME]; --env \"\" checks only the top level (default: everything)
+  --strict     warnings (placeholders, example domains, loopback addresses) are errors";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let mut file = "wrangler.toml".to_string();
+    let mut file: Option<String> = None;
     let mut env = None;
+    let mut strict = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--env" => env = args.next(),
+            "--strict" => strict = true,
             "-h" | "--help" => {
-                println!("usage: entra-edge-check [wrangler.toml] [--env NAME]");
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
-            other => file = other.to_string(),
+            other if other.starts_with('-') => {
+                eprintln!("unknown option {other}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            other => file = Some(other.to_string()),
         }
     }
+    // Like wrangler: wrangler.json, wrangler.jsonc or wrangler.toml, whichever exists.
+    let file = file.unwrap_or_else(|| {
+        ["wrangler.json", "wrangler.jsonc", "wrangler.toml"]
+            .into_iter()
+            .find(|f| std::path::Path::new(f).exists())
+            .unwrap_or("wrangler.toml")
+            .to_string()
+    });
     let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
         Err(err) => {
@@ -149,21 +292,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match check(&text, env.as_deref()) {
+    let json = file.ends_with(".json") || file.ends_with(".jsonc");
+    let result = Document::parse(&text, json).and_then(|document| check(&document, &text, env.as_deref()));
+    match result {
         Err(err) => {
             eprintln!("{file}: {err}");
             ExitCode::from(2)
         }
-        Ok(problems) if problems.is_empty() => {
-            println!("{file}: configuration is valid");
-            ExitCode::SUCCESS
-        }
-        Ok(problems) => {
+        Ok(mut problems) => {
+            problems.retain(|p| strict || p.severity != Severity::DeployOnly);
             for p in &problems {
-                eprintln!("{file}:{}: [{}] {}: {}", p.line, p.environment, p.field, p.message);
+                let label = match p.severity {
+                    Severity::Error => "",
+                    Severity::Warning | Severity::DeployOnly if strict => "error (--strict): ",
+                    Severity::Warning | Severity::DeployOnly => "warning: ",
+                };
+                eprintln!("{file}:{}: [{}] {}: {label}{}", p.line, p.environment, p.field, p.message);
             }
-            eprintln!("{} problem(s)", problems.len());
-            ExitCode::FAILURE
+            let errors = problems.iter().filter(|p| strict || p.severity == Severity::Error).count();
+            let warnings = problems.len() - errors;
+            if errors == 0 {
+                println!(
+                    "{file}: configuration is valid{}",
+                    if warnings > 0 {
+                        format!(" ({warnings} warning(s): fix them before deploying; --strict refuses them)")
+                    } else {
+                        String::new()
+                    }
+                );
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{errors} problem(s){}", if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() });
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -179,7 +340,7 @@ binding = "JWKS_CACHE"
 id = "abc"
 
 [vars.ENTRA_EDGE]
-origin = "https://api.example.com"
+origin = "https://api.contoso.com"
 tenants = ["3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41"]
 audiences = ["api://x"]
 
@@ -192,15 +353,27 @@ path = "/api/**"
 scopes = ["A"]
 "#;
 
+    fn check_toml(text: &str, env: Option<&str>) -> Result<Vec<Problem>, String> {
+        check(&Document::parse(text, false)?, text, env)
+    }
+
+    fn check_json(text: &str, env: Option<&str>) -> Result<Vec<Problem>, String> {
+        check(&Document::parse(text, true)?, text, env)
+    }
+
+    fn errors(problems: Vec<Problem>) -> Vec<Problem> {
+        problems.into_iter().filter(|p| p.severity == Severity::Error).collect()
+    }
+
     #[test]
     fn valid_file_has_no_problems() {
-        assert_eq!(check(VALID, None).unwrap(), vec![]);
+        assert_eq!(check_toml(VALID, None).unwrap(), vec![]);
     }
 
     #[test]
     fn problem_is_reported_with_field_and_line() {
         let text = VALID.replace("scopes = [\"A\"]", "scopes = []");
-        let problems = check(&text, None).unwrap();
+        let problems = check_toml(&text, None).unwrap();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].field, "ENTRA_EDGE.routes[1].scopes");
         assert_eq!(problems[0].line, 18);
@@ -210,7 +383,7 @@ scopes = ["A"]
     #[test]
     fn shadowed_route_points_at_the_later_route() {
         let text = VALID.replace("path = \"/health\"\npublic = true", "path = \"/**\"");
-        let problems = check(&text, None).unwrap();
+        let problems = check_toml(&text, None).unwrap();
         assert_eq!(problems[0].field, "ENTRA_EDGE.routes[1]");
         assert_eq!(problems[0].line, 15, "the [[routes]] header of routes[1]");
     }
@@ -218,11 +391,12 @@ scopes = ["A"]
     #[test]
     fn environments_are_checked_separately() {
         let text = format!("{VALID}\n[env.staging]\nname = \"y\"\n");
-        let problems = check(&text, None).unwrap();
+        let problems = check_toml(&text, None).unwrap();
         let fields: Vec<_> = problems.iter().map(|p| (p.environment.as_str(), p.field.as_str())).collect();
         assert_eq!(fields, [("env.staging", "kv_namespaces"), ("env.staging", "ENTRA_EDGE")]);
-        assert_eq!(check(&text, Some("staging")).unwrap().len(), 2);
-        assert!(check(&text, Some("prod")).is_err());
+        assert_eq!(check_toml(&text, Some("staging")).unwrap().len(), 2);
+        assert!(check_toml(&text, Some("prod")).is_err());
+        assert_eq!(check_toml(&text, Some("")).unwrap(), vec![], "only the top level");
     }
 
     #[test]
@@ -231,21 +405,94 @@ scopes = ["A"]
             "scopes = [\"A\"]",
             "scopes = [\"A\"]\n[vars.ENTRA_EDGE.routes.rate_limit]\nkey = [\"oid\"]\nwindows = [{ requests = 5, period_seconds = 1 }]",
         );
-        let problems = check(&text, None).unwrap();
+        let problems = check_toml(&text, None).unwrap();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].field, "durable_objects.bindings");
         let bound = format!("{text}\n[[durable_objects.bindings]]\nname = \"RATE_LIMITER\"\nclass_name = \"EdgeRateLimiter\"\n");
-        assert_eq!(check(&bound, None).unwrap(), vec![]);
+        assert_eq!(check_toml(&bound, None).unwrap(), vec![]);
     }
 
     #[test]
     fn invalid_toml_is_an_error() {
-        assert!(check("[vars\n", None).is_err());
+        assert!(check_toml("[vars\n", None).is_err());
     }
 
     #[test]
-    fn the_projects_own_wrangler_toml_is_valid() {
+    fn the_projects_own_wrangler_toml_has_no_errors() {
         let text = include_str!("../../wrangler.toml");
-        assert_eq!(check(text, None).unwrap(), vec![]);
+        assert_eq!(errors(check_toml(text, None).unwrap()), vec![]);
+    }
+
+    #[test]
+    fn the_placeholder_kv_id_is_a_warning() {
+        let text = include_str!("../../wrangler.toml");
+        let problems = check_toml(text, None).unwrap();
+        let placeholder = problems.iter().find(|p| p.field == "kv_namespaces[0].id").expect("the placeholder is flagged");
+        assert_eq!(placeholder.severity, Severity::Warning);
+        assert_eq!(placeholder.environment, "top level");
+        assert!(text.lines().nth(placeholder.line - 1).unwrap().contains("replace-with-your-kv-namespace-id"));
+    }
+
+    #[test]
+    fn loopback_hosts_are_deploy_only_findings_and_example_hosts_warnings() {
+        let text = VALID.replace("https://api.contoso.com", "http://127.0.0.1:8791");
+        let problems = check_toml(&text, None).unwrap();
+        assert_eq!(problems.len(), 1);
+        assert_eq!((problems[0].field.as_str(), problems[0].severity), ("ENTRA_EDGE.origin", Severity::DeployOnly));
+        let text = VALID.replace("https://api.contoso.com", "https://orders.internal.example.com");
+        assert_eq!(check_toml(&text, None).unwrap()[0].severity, Severity::Warning);
+        let text = VALID.replace("https://api.contoso.com", "https://orders.contoso.com");
+        assert_eq!(check_toml(&text, None).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported_in_one_run() {
+        let text = VALID
+            .replace("audiences = [\"api://x\"]", "audiences = [\"api://x\"]\nscopez = 1")
+            .replace("3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41", "contoso.onmicrosoft.com")
+            .replace("https://api.contoso.com", "http://api.contoso.com");
+        let fields: Vec<_> = check_toml(&text, None).unwrap().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["ENTRA_EDGE.scopez", "ENTRA_EDGE.origin", "ENTRA_EDGE.tenants[0]"]);
+    }
+
+    const VALID_JSONC: &str = r#"{
+  // wrangler.jsonc: comments and trailing commas are allowed
+  "name": "x",
+  "kv_namespaces": [{ "binding": "JWKS_CACHE", "id": "abc" }],
+  "vars": {
+    "ENTRA_EDGE": {
+      "origin": "https://api.contoso.com",
+      "tenants": ["3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41"],
+      "audiences": ["api://x"],
+      "routes": [
+        { "path": "/health", "public": true },
+        { "path": "/api/**", "scopes": ["A"] },
+      ],
+    },
+  },
+}"#;
+
+    #[test]
+    fn wrangler_jsonc_is_read_with_line_numbers() {
+        assert_eq!(check_json(VALID_JSONC, None).unwrap(), vec![]);
+        let text = VALID_JSONC.replace(r#""scopes": ["A"]"#, r#""scopes": []"#);
+        let problems = check_json(&text, None).unwrap();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].field, "ENTRA_EDGE.routes[1].scopes");
+        assert_eq!(problems[0].line, 12);
+    }
+
+    #[test]
+    fn wrangler_json_environments_are_checked() {
+        let text = r#"{"name":"x","env":{"staging":{"vars":{"ENTRA_EDGE":{"origin":"https://a.contoso.com","tenants":["x"],"audiences":["a"],"routes":[{"path":"/**"}]}}}}}"#;
+        let problems = errors(check_json(text, Some("staging")).unwrap());
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["kv_namespaces", "ENTRA_EDGE.tenants[0]"]);
+    }
+
+    #[test]
+    fn an_unknown_environment_names_the_ones_that_exist() {
+        let err = check_toml(&format!("{VALID}\n[env.staging]\nname = \"y\"\n"), Some("production")).unwrap_err();
+        assert!(err.contains("staging"), "{err}");
     }
 }
