@@ -63,9 +63,20 @@ pub fn checked_jwks_uri(jwks_uri: &str, authority: &str, allowed_hosts: &[String
         );
     }
     if let Some(app_id) = app_id {
-        if !url.query_pairs().any(|(name, _)| name == "appid") {
-            url.query_pairs_mut().append_pair("appid", app_id);
+        // The configured app id wins over whatever `appid` the authority's document names
+        // (in any spelling): the keys must be this API's own.
+        let others: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("appid"))
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect();
+        let mut pairs = url.query_pairs_mut();
+        pairs.clear();
+        for (name, value) in &others {
+            pairs.append_pair(name, value);
         }
+        pairs.append_pair("appid", app_id);
+        drop(pairs);
     }
     Ok(url.into())
 }
@@ -193,6 +204,16 @@ mod tests {
         );
         let already = "https://login.microsoftonline.com/t/discovery/v2.0/keys?appid=6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f";
         assert_eq!(checked_jwks_uri(already, ENTRA, &[], app).unwrap(), already);
+    }
+
+    #[test]
+    fn the_configured_app_id_replaces_any_the_authority_names() {
+        let app = Some("6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f");
+        for uri in ["https://login.microsoftonline.com/t/keys?appid=other", "https://login.microsoftonline.com/t/keys?AppId=other&x=1"] {
+            let checked = checked_jwks_uri(uri, ENTRA, &[], app).unwrap();
+            assert!(checked.ends_with("appid=6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f"), "{checked}");
+            assert!(!checked.to_ascii_lowercase().contains("appid=other"), "{checked}");
+        }
     }
 
     #[test]

@@ -103,13 +103,16 @@ pub const IDENTITY_HEADER_NAMES: [&str; 42] = [
     "x-principal-id",
 ];
 
-/// The form header names are compared in: ASCII lowercase, `_` folded to `-`.
+/// The form header names are compared in: ASCII letters lowercased, digits kept, every
+/// other character (`_`, `.`, `~`, `+`, …) folded to `-`.
 ///
 /// CGI, WSGI, PHP-FPM and Rack expose both `X_Entra_Roles` and `X-Entra-Roles` as
 /// `HTTP_X_ENTRA_ROLES`, so an origin on such a stack cannot tell them apart (the Django
-/// CVE-2015-0219 class). Folding makes the gateway compare names the way they do.
+/// CVE-2015-0219 class); lighttpd's CGI/FastCGI/SCGI naming maps *every* non-alphanumeric
+/// character to `_`, and PHP turns `.` and space into `_`. Folding the same way makes the
+/// gateway compare names as the most permissive of them does.
 pub fn fold_name(name: &str) -> String {
-    name.bytes().map(|b| if b == b'_' { '-' } else { b.to_ascii_lowercase() as char }).collect()
+    name.bytes().map(|b| if b.is_ascii_alphanumeric() { b.to_ascii_lowercase() as char } else { '-' }).collect()
 }
 
 /// Identity headers to remove from client requests: the built-in list plus the
@@ -342,9 +345,29 @@ mod tests {
     }
 
     #[test]
-    fn folding_lowercases_and_turns_underscores_into_dashes() {
+    fn folding_lowercases_and_turns_every_other_character_into_a_dash() {
         assert_eq!(fold_name("X_Entra_Roles"), "x-entra-roles");
         assert_eq!(fold_name("Content-Type"), "content-type");
+        assert_eq!(fold_name("X-Entra.Roles"), "x-entra-roles");
+        assert_eq!(fold_name("x.entra~tenant+id"), "x-entra-tenant-id");
+    }
+
+    #[test]
+    fn identity_headers_are_dropped_whatever_punctuation_separates_the_words() {
+        let filter = filter(None, false);
+        for name in [
+            "x-entra.roles",
+            "x.entra-tenant-id",
+            "x-entra~roles",
+            "x-entra!roles",
+            "x-entra'roles",
+            "x-user.id",
+            "remote.user",
+            "cf-access.authenticated-user-email",
+            "x|tenant|id",
+        ] {
+            assert!(!filter.keeps(name), "{name}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::jwks::KeySet;
 use crate::principal::{Principal, TokenKind};
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
+use crate::tenant::TenantId;
 use crate::token::UnverifiedToken;
 use crate::token_version::TokenVersion;
 
@@ -15,6 +16,18 @@ use crate::token_version::TokenVersion;
 pub struct TenantKeys<K> {
     pub metadata: OpenIdMetadata,
     pub keys: KeySet<K>,
+}
+
+impl<K> TenantKeys<K> {
+    /// The key-binding checks of [`authenticate`] for a token of `tenant` signed with `kid`
+    /// (published, bound to the tenant's issuer and to this metadata's cloud), without the
+    /// signature: for a token verified earlier, when the keys may have changed since.
+    pub fn still_trusts(&self, kid: &str, tenant: &TenantId) -> bool {
+        self.keys.find(kid).is_some_and(|key| {
+            key.may_sign_for(&self.metadata.issuer_for(tenant), tenant)
+                && key.belongs_to_cloud(self.metadata.cloud_instance_name.as_deref())
+        })
+    }
 }
 
 /// Claims whose signature has been checked against the authority's key.
@@ -66,13 +79,7 @@ pub async fn authenticate<B: SignatureBackend>(
     validate(verified, token.tenant, token.version, config, now)
 }
 
-fn validate(
-    claims: VerifiedClaims,
-    tenant: crate::tenant::TenantId,
-    version: TokenVersion,
-    config: &Config,
-    now: i64,
-) -> Result<Principal, Refusal> {
+fn validate(claims: VerifiedClaims, tenant: TenantId, version: TokenVersion, config: &Config, now: i64) -> Result<Principal, Refusal> {
     let skew = i64::try_from(config.clock_skew_seconds).unwrap_or(i64::MAX);
     let expires_at = claims.expires_at.ok_or_else(|| Refusal::new(Reason::ClaimMissing, "the exp claim is missing"))?;
     if now > expires_at.saturating_add(skew) {
@@ -157,10 +164,16 @@ fn token_kind(custom: &EntraClaims, subject: &str, require_idtyp: bool) -> Resul
     let invalid = |detail: &str| Refusal::new(Reason::TokenTypeInvalid, detail);
     let oid_is_sub = custom.oid.as_deref() == Some(subject);
     let oid_differs = custom.oid.as_deref().is_some_and(|oid| oid != subject);
+    if custom.scp.as_deref().is_some_and(|scp| scp.trim().is_empty()) {
+        // Entra omits scp rather than sending it empty: an empty one is evidence of nothing.
+        return Err(invalid("scp is present but names no scope"));
+    }
     match custom.idtyp.as_deref() {
         Some("app") if custom.scp.is_some() => Err(invalid("idtyp says app-only but the token carries delegated scopes (scp)")),
         Some("app") if !oid_is_sub => Err(invalid("idtyp says app-only but oid is not the token's subject")),
         Some("app") => Ok(TokenKind::AppOnly),
+        // A user's sub is pairwise per app and never equals their oid.
+        Some("user") if custom.scp.is_none() && !oid_differs => Err(invalid("idtyp says user but nothing else in the token names a user")),
         Some("user") => Ok(TokenKind::Delegated),
         Some(_) => Err(invalid("idtyp must be app or user")),
         None if custom.scp.is_some() || oid_differs => Ok(TokenKind::Delegated),
@@ -168,6 +181,6 @@ fn token_kind(custom: &EntraClaims, subject: &str, require_idtyp: bool) -> Resul
             Err(invalid("app-only tokens must carry idtyp = app (enable the idtyp optional claim for this API)"))
         }
         None if oid_is_sub => Ok(TokenKind::AppOnly),
-        None => Err(not_an_access_token("the token has neither scp nor oid, so it names no caller")),
+        None => Err(invalid("the token has neither scp nor oid, so nothing says whether a user or an application is calling")),
     }
 }

@@ -165,6 +165,18 @@ fn idtyp_app_with_oid_other_than_sub_is_contradictory() {
 }
 
 #[test]
+fn empty_scp_is_no_evidence_of_a_user() {
+    for scp in ["", " ", "  "] {
+        assert_eq!(token_type_of(with(without(v2_app_claims(), "idtyp"), json!({ "scp": scp }))), Err(Reason::TokenTypeInvalid), "{scp:?}");
+    }
+}
+
+#[test]
+fn idtyp_user_without_any_other_sign_of_a_user_is_contradictory() {
+    assert_eq!(token_type_of(with(without(v2_app_claims(), "idtyp"), json!({ "idtyp": "user" }))), Err(Reason::TokenTypeInvalid));
+}
+
+#[test]
 fn unknown_idtyp_is_refused() {
     assert_eq!(token_type_of(with(v2_claims(), json!({ "idtyp": "device" }))), Err(Reason::TokenTypeInvalid));
 }
@@ -207,6 +219,28 @@ fn key_tagged_for_another_cloud_is_refused() {
         check_in_cloud(&token, Some("microsoftonline.com"), Some("microsoftonline.us")).err(),
         Some(Reason::SigningKeyCloudMismatch)
     );
+}
+
+#[test]
+fn a_verified_token_is_no_longer_trusted_once_its_key_is_tagged_for_another_cloud() {
+    let tenant = entra_edge::tenant::TenantId::parse(TENANT).unwrap();
+    let kid = test_keys()[0].kid.clone();
+    let keys = |key_cloud: Option<&str>| {
+        let jwks = test_keys()
+            .into_iter()
+            .map(|k| {
+                let mut jwk = k.jwk;
+                if let Some(cloud) = key_cloud {
+                    jwk["cloud_instance_name"] = cloud.into();
+                }
+                jwk
+            })
+            .collect();
+        tenant_keys_in_cloud(jwks, "https://login.microsoftonline.com/{tenantid}/v2.0", Some("microsoftonline.com"))
+    };
+    assert!(keys(None).still_trusts(&kid, &tenant));
+    assert!(!keys(Some("microsoftonline.us")).still_trusts(&kid, &tenant));
+    assert!(!keys(None).still_trusts("retired", &tenant));
 }
 
 #[test]

@@ -23,12 +23,14 @@ export function setMissing(headers, lines) {
  * A mutable copy of `source` without the names in `dropNames` (a Set of folded names) or
  * starting with one of `dropPrefixes` (an array of folded prefixes). Names are compared
  * folded, as src/forward.rs `fold_name` defines it: lowercase (the Headers iterator's
- * form already) with `_` read as `-`.
+ * form already), every character other than a-z and 0-9 read as `-`.
  */
+const NOT_FOLDED = /[^a-z0-9-]/;
+const FOLD = /[^a-z0-9]/g;
 export function copyWithout(source, dropNames, dropPrefixes) {
   const out = new Headers(source);
   for (const name of [...out.keys()]) {
-    const folded = name.includes('_') ? name.replaceAll('_', '-') : name;
+    const folded = NOT_FOLDED.test(name) ? name.replace(FOLD, '-') : name;
     if (dropNames.has(folded) || dropPrefixes.some((prefix) => folded.startsWith(prefix))) out.delete(name);
   }
   return out;

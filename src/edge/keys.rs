@@ -76,10 +76,12 @@ pub fn generation(tenant: &TenantId, version: TokenVersion) -> u64 {
     with_slot(&(tenant.clone(), version), |slot| slot.state.generation())
 }
 
-/// True when `kid` is among the keys currently held for the tenant (a retired key is not).
-pub fn holds_kid(tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
+/// True when the keys currently held for the tenant still vouch for a token signed with
+/// `kid`: the key is still published (a retired key is not) and still bound to the
+/// token's issuer and to the metadata's cloud (the checks `verify::authenticate` made).
+pub fn still_trusts(tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
     SLOTS.with(|slots| {
-        slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|k| k.keys.find(kid).is_some())
+        slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|keys| keys.still_trusts(kid, tenant))
     })
 }
 
@@ -121,9 +123,12 @@ pub async fn keys_for(
         (Plan::UseAndRefresh, Some(keys)) => {
             count(|c| c.stale_serves += 1);
             if !is_refreshing(&key, &source.config) {
+                // Marked as in flight now, not when the runtime first polls the background
+                // task: this very request may meet an unknown kid next and must join it.
+                with_slot(&key, |slot| slot.state.begin_refresh(now_ms()));
                 let (source, key) = (source.clone(), key.clone());
                 ctx.wait_until(async move {
-                    let _ = lead_refresh(&source, &key, now, None).await;
+                    let _ = run_refresh(&source, &key, now, None).await;
                 });
             }
             Ok(keys)
@@ -214,6 +219,11 @@ fn is_refreshing(key: &CacheKey, config: &Config) -> bool {
 /// `UnknownKid::Refresh` first, with no await in between).
 async fn lead_refresh(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
     with_slot(key, |slot| slot.state.begin_refresh(now_ms()));
+    run_refresh(source, key, now, wanted_kid).await
+}
+
+/// The body of a refresh already marked as in flight; marks it ended, whatever the outcome.
+async fn run_refresh(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
     let result = refresh_tiers(source, key, now, wanted_kid).await;
     with_slot(key, |slot| slot.state.end_refresh());
     result

@@ -418,7 +418,7 @@ fn cached_principal(token: &str, now: i64, capacity: usize) -> Option<Principal>
             TokenCache::new(capacity, u64::from_le_bytes(salt[..8].try_into().unwrap_or_default()))
         });
         let (principal, kid) = cache.get(token, now)?;
-        if keys::holds_kid(principal.tenant(), principal.version(), kid) {
+        if keys::still_trusts(principal.tenant(), principal.version(), kid) {
             Some(principal.clone())
         } else {
             cache.remove(token);

@@ -173,6 +173,14 @@ test('the cron trigger refreshes every configured tenant and version ahead of ex
   assert.equal(stack.authority.counts.metadata, 4, 'requests found the keys the cron fetched');
 });
 
+test('the scheduled refresh is reachable under plain wrangler dev at /cdn-cgi/handler/scheduled (as under make dev)', async () => {
+  const stack = await stackWith({ keys: { refresh_after_seconds: 2 } });
+  const res = await fetch(`${stack.url}/cdn-cgi/handler/scheduled?cron=*/30+*+*+*+*`);
+  await res.text();
+  assert.equal(res.status, 200);
+  assert.equal(stack.authority.counts.metadata, 4, '2 tenants x 2 token versions');
+});
+
 test('a repeated token is served from the verified-token cache', async () => {
   const stack = await stackWith({});
   const token = stack.mint();

@@ -84,8 +84,11 @@ const EXTRA_IDENTITY_HEADERS = ['x-myapp-user-*', 'x-acme-role'];
 /** The headers the gateway itself sets from the verified token (no ORIGIN_SECRET here). */
 const GATEWAY_IDENTITY = ['x-entra-tenant-id', 'x-entra-object-id', 'x-entra-subject', 'x-entra-client-id', 'x-entra-scopes', 'x-entra-roles', 'x-entra-token-kind', 'x-entra-token-version', 'x-entra-token-expires'];
 
-/** How the gateway (and CGI/WSGI/Rack origins) compare names: lowercase, `_` folded to `-`. */
-const fold = (name) => name.toLowerCase().replaceAll('_', '-');
+/**
+ * How the gateway (and the most permissive origin stacks: lighttpd's CGI naming maps every
+ * non-alphanumeric character to `_`) compare names: lowercase, anything but a-z0-9 as `-`.
+ */
+const fold = (name) => name.toLowerCase().replace(/[^a-z0-9]/g, '-');
 
 function isIdentityName(name, extra = []) {
   const folded = fold(name);
@@ -135,6 +138,11 @@ const SPELLINGS = [
   (n) => n.toUpperCase().replaceAll('-', '_'),
   (n) => n.split('-').map(capitalize).join('-'),
   (n) => n.split('-').map(capitalize).join('_'),
+  // Other header-name characters (RFC 9110 tchar) that lighttpd and PHP read as `_`.
+  (n) => n.replaceAll('-', '.'),
+  (n) => n.replaceAll('-', '~'),
+  (n) => n.split('-').map(capitalize).join('+'),
+  (n) => n.replaceAll('-', '!'),
 ];
 
 const CLIENT_PRINCIPAL = Buffer.from(JSON.stringify({
@@ -158,6 +166,13 @@ const ISSUE_EXAMPLES = {
   x_forwarded_user: 'admin',
   REMOTE_USER: 'admin',
   Cf_Access_Authenticated_User_Email: 'admin@contoso.example',
+  // Found by the outside review: punctuation other than `_` between the words.
+  'x-entra.roles': 'Admin',
+  'x.entra-tenant-id': FOREIGN_TENANT,
+  'X-Entra.Object-Id': 'spoofed-oid',
+  'x-entra~scopes': 'Orders.Admin',
+  'x-user.id': '1',
+  'remote.user': 'admin',
 };
 
 /** One header per prefix, beyond the issue's examples. */
@@ -568,6 +583,58 @@ describe('signing keys of another cloud', () => {
     } finally {
       stack.authority.cloudInstanceName = 'microsoftonline.com';
     }
+  });
+});
+
+describe('findings of the outside review', () => {
+  test('an unknown kid on stale keys joins the background refresh instead of starting a second one', T_OWN_STACK, async () => {
+    await withStack({ config: { keys: { refresh_after_seconds: 2, max_stale_seconds: 600 } } }, async (stack) => {
+      assert.equal((await send(stack, '/orders', { token: stack.mint() })).status, 200);
+      await sleep(2500); // the keys are now stale
+      const before = stack.authority.counts.jwks;
+      stack.authority.rotate(); // a genuine rollover, while the keys are stale
+      const res = await send(stack, '/orders', { token: stack.mint() });
+      assert.equal(res.status, 200, await res.text());
+      await sleep(500); // let any second refresh show itself
+      assert.equal(stack.authority.counts.jwks - before, 1, 'one refresh for the stale keys and the new kid together');
+    });
+  });
+
+  test('a cached token is refused once its key is tagged for another cloud', T_OWN_STACK, async () => {
+    await withStack({ config: { keys: { refresh_after_seconds: 1, max_stale_seconds: 600 } } }, async (stack) => {
+      const token = stack.mint();
+      assert.equal((await send(stack, '/orders', { token })).status, 200);
+      assert.equal((await send(stack, '/orders', { token })).status, 200, 'now in the verified-token cache');
+      stack.authority.keyCloud.set(stack.authority.signingKey.kid, 'microsoftonline.us');
+      await sleep(1200);
+      // A stale-key request triggers the background refresh that brings the new tag.
+      const before = stack.authority.counts.jwks;
+      await (await send(stack, '/orders', { token: stack.mint() })).text();
+      const deadline = Date.now() + 10_000;
+      while (stack.authority.counts.jwks === before && Date.now() < deadline) await sleep(100);
+      await sleep(300);
+      stack.origin.reset();
+      await expectRefused(stack, '/orders', token, { reason: 'signing_key_cloud_mismatch' });
+    });
+  });
+
+  test('keys.app_id replaces an appid the authority names in jwks_uri', T_OWN_STACK, async () => {
+    const otherApp = createSigningKey();
+    await withStack({ config: { keys: { app_id: API_CLIENT_ID } } }, async (stack) => {
+      stack.authority.appKeys.set('11111111-2222-4333-8444-555555555555', otherApp);
+      stack.authority.jwksUri = (tenant) => `${stack.authority.url}/${tenant}/discovery/v2.0/keys?appid=11111111-2222-4333-8444-555555555555`;
+      await expectRefused(stack, '/orders', stack.mint({ key: otherApp }), { reason: 'signing_key_unknown' });
+      const jwksRequests = stack.authority.requests.filter((r) => r.kind === 'jwks');
+      assert.ok(jwksRequests.length >= 1 && jwksRequests.every((r) => r.appid === API_CLIENT_ID), JSON.stringify(jwksRequests));
+    });
+  });
+
+  test('an empty scp is no evidence of a user', T_OWN_STACK, async () => {
+    await withStack({ config: { routes: [{ path: '/**', token_kind: 'delegated' }] } }, async (stack) => {
+      const sp = crypto.randomUUID();
+      const token = stack.mint({ appOnly: true, objectId: sp, claims: { scp: ' ' }, omit: ['idtyp'] });
+      await expectRefused(stack, '/orders', token, { reason: 'token_type_invalid' });
+    });
   });
 });
 
