@@ -10,15 +10,18 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev test lint unit e2e check-config size bench clean
+.PHONY: help tools build dev token test lint unit e2e check-config deploy size bench clean
 
 help:
-	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + demo origin)"
-	@echo "make test   run every test (format and lint checks, host unit tests, end-to-end tests under wrangler dev)"
+	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
+	@echo "            ports: make dev PORT=8787 AUTHORITY_PORT=8790 ORIGIN_PORT=8791"
+	@echo "make token  print a token the local gateway accepts: make token SCOPES=Orders.Read [ROLES= APP=1 CLIENT= TENANT= VERSION=1.0 ACRS=c1 XMS_CC=cp1 IDTYP= OID= LIFETIME= CLAIM='name=value;name=value']"
+	@echo "make test   run every test (format and lint checks, host unit tests, end-to-end tests under wrangler dev, the request collection with newman)"
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
 	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
-	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name]   validate the gateway configuration offline"
+	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name] [STRICT=1]   validate the gateway configuration offline"
+	@echo "make deploy [ENV=name]   check the configuration strictly, build, and wrangler deploy (top level unless ENV)"
 
 tools:
 	@scripts/ensure-tools.sh
@@ -31,6 +34,10 @@ build/index.js: $(SOURCES)
 
 dev: build
 	node dev/run.mjs
+
+# Command-line variables (SCOPES=…) reach the script through the environment.
+token: tools
+	@ENTRA_EDGE_TOKEN_FROM_MAKE=1 node dev/token.mjs
 
 lint: tools
 	cargo fmt --check
@@ -46,7 +53,12 @@ test: lint unit e2e
 
 CONFIG ?= wrangler.toml
 check-config:
-	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(if $(ENV),--env $(ENV))
+	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(if $(ENV),--env $(ENV)) $(if $(STRICT),--strict)
+
+# Placeholders and loopback addresses that would deploy but never work are errors here.
+deploy: build
+	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) --env "$(ENV)" --strict
+	npx wrangler deploy --config $(CONFIG) --env="$(ENV)"
 
 bench: build
 	node bench/run.mjs

@@ -3,7 +3,8 @@
 // key rotation, and access-token minting. The gateway talks to it exactly as it talks to
 // https://login.microsoftonline.com; only the authority host differs.
 //
-// Test-only control endpoints (never part of Entra): GET /_mint, POST /_rotate, GET /_stats,
+// Test-only control endpoints (never part of Entra): GET /_mint (parameters: see mintOptions),
+// POST /_rotate, GET /_stats,
 // POST /_failure?mode=none|500|hang|garbage|redirect|huge|endless[&on=all|metadata|jwks][&to=URL].
 //
 // Test hooks on a LocalAuthority (plain properties, read on every request; set them before
@@ -35,7 +36,9 @@
 // Helpers: mint({...}) (access tokens), mintIdToken({...}) (ID tokens: nonce, no scp, no
 // azp/appid, no idtyp), rotate({ retire }), resetCounts().
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { selfSignedCertificate } from './x509.mjs';
 import { signRs256 } from './jwt.mjs';
 
@@ -56,14 +59,80 @@ const lookup = (table, key) => (table instanceof Map ? table.get(key) : table?.[
 export function createSigningKey() {
   const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const cert = selfSignedCertificate({ publicKey, privateKey, commonName: 'accounts.accesscontrol.windows.net' });
+  return signingKeyFrom(privateKey, cert);
+}
+
+function signingKeyFrom(privateKey, cert) {
+  const publicKey = crypto.createPublicKey(privateKey);
   const x5t = crypto.createHash('sha1').update(cert).digest('base64url');
   const { n, e } = publicKey.export({ format: 'jwk' });
   return { kid: x5t, x5t, n, e, x5c: cert.toString('base64'), publicKey, privateKey };
 }
 
+/**
+ * The signing key kept in `file` (PKCS#8 PEM + certificate, JSON, mode 0600), created on
+ * first use: `make dev` and `make token` share it, so tokens and the gateway's KV state
+ * survive a restart.
+ */
+export function persistentSigningKey(file) {
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return signingKeyFrom(crypto.createPrivateKey(saved.private_key_pem), Buffer.from(saved.x5c, 'base64'));
+  }
+  const key = createSigningKey();
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const saved = { kid: key.kid, private_key_pem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }), x5c: key.x5c };
+  // Written aside and renamed, so two processes starting together never read half a file.
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  fs.renameSync(temporary, file);
+  return persistentSigningKey(file);
+}
+
+/**
+ * Mint options from string parameters (the `/_mint` query, `make token`, `npm run token`):
+ * tenant, aud, ver, scp, roles (comma or space separated), app (1|true), client (the calling
+ * app: azp in v2, appid in v1), oid, acrs, xms_cc (lists), idtyp, lifetime (seconds), and
+ * claims (a JSON object of any further claims; `null` removes a claim).
+ */
+export function mintOptions(get) {
+  const list = (key) => (get(key) ?? '').split(/[ ,]+/).filter(Boolean);
+  const claims = {};
+  const omit = [];
+  if (get('acrs')) claims.acrs = list('acrs');
+  if (get('xms_cc')) claims.xms_cc = list('xms_cc');
+  if (get('idtyp')) claims.idtyp = get('idtyp');
+  if (get('claims')) {
+    const extra = JSON.parse(get('claims'));
+    if (!extra || typeof extra !== 'object' || Array.isArray(extra)) throw new Error('claims must be a JSON object');
+    for (const [name, value] of Object.entries(extra)) {
+      if (value === null) omit.push(name);
+      else claims[name] = value;
+    }
+  }
+  const lifetime = Number(get('lifetime') ?? 3600);
+  if (!Number.isFinite(lifetime)) throw new Error('lifetime must be a number of seconds');
+  const options = {
+    tenant: get('tenant'),
+    audience: get('aud'),
+    version: get('ver') ?? '2.0',
+    scopes: list('scp'),
+    roles: list('roles'),
+    appOnly: get('app') === '1' || get('app') === 'true',
+    lifetime,
+    claims,
+    omit,
+  };
+  if (get('client')) options.clientId = get('client');
+  if (get('oid')) options.objectId = get('oid');
+  if (!['1.0', '2.0'].includes(options.version)) throw new Error('ver must be 1.0 or 2.0');
+  return options;
+}
+
 export class LocalAuthority {
-  constructor() {
-    this.signingKey = createSigningKey();
+  /** `keyFile`: keep the signing key in this file across restarts (see persistentSigningKey). */
+  constructor({ keyFile } = {}) {
+    this.signingKey = keyFile ? persistentSigningKey(keyFile) : createSigningKey();
     this.published = [this.signingKey];
     this.failure = 'none';
     this.failureOn = null;
@@ -316,19 +385,12 @@ export class LocalAuthority {
 
   #control(req, res, name, url) {
     const q = url.searchParams;
-    const list = (key) => (q.get(key) ?? '').split(/[ ,]+/).filter(Boolean);
     try {
       switch (name) {
         case '_mint': {
-          const token = this.mint({
-            tenant: q.get('tenant'),
-            audience: q.get('aud'),
-            version: q.get('ver') ?? '2.0',
-            scopes: list('scp'),
-            roles: list('roles'),
-            appOnly: q.get('app') === '1' || q.get('app') === 'true',
-            lifetime: Number(q.get('lifetime') ?? 3600),
-          });
+          const options = mintOptions((key) => q.get(key) ?? undefined);
+          // id_token=1: an ID token (nonce, no scp, no azp/appid), to see it refused.
+          const token = q.get('id_token') === '1' ? this.mintIdToken(options) : this.mint(options);
           return this.#send(res, 200, token, 'text/plain');
         }
         case '_rotate':
@@ -356,6 +418,6 @@ export class LocalAuthority {
 }
 
 /** Starts a local authority on 127.0.0.1 (port 0 = any free port). */
-export async function startAuthority(port = 0) {
-  return new LocalAuthority().listen(port);
+export async function startAuthority(port = 0, options = {}) {
+  return new LocalAuthority(options).listen(port);
 }
