@@ -1,5 +1,6 @@
-// A demo / recording origin: answers every request with a JSON echo of what it received,
-// and remembers each request so tests can check exactly what reached the origin.
+// The recording origin of the tests: answers every request with a JSON echo of what it
+// received (the x-entra-* identity, every header name, the body), and remembers each request
+// so tests can check exactly what reached the origin. (`make dev` runs examples/origin.)
 import http from 'node:http';
 
 export class RecordingOrigin {
@@ -24,7 +25,7 @@ export class RecordingOrigin {
         const answer = () => {
           if (res.destroyed) return;
           res.writeHead(custom.status ?? 200, { 'content-type': 'application/json', 'x-origin': 'demo', ...(custom.headers ?? {}) });
-          res.end(custom.body ?? JSON.stringify({ message: 'hello from the origin', method: req.method, path: req.url, identity, body }));
+          res.end(custom.body ?? JSON.stringify({ message: 'hello from the origin', method: req.method, path: req.url, identity, received_headers: Object.keys(req.headers).sort(), body }));
         };
         // unref: a delayed answer must not keep a test process alive after the server closed.
         if (custom.delayMs) setTimeout(answer, custom.delayMs).unref();

@@ -23,8 +23,12 @@
 //   --claim NAME=JSON [CLAIM]    any further claim (repeatable); a value that is not JSON is a
 //                                string; NAME=null removes a claim
 //   --curl PATH                  print a ready curl for the running gateway instead
+//   --postman-env FILE           write a Postman environment with every token the request
+//                                collection (examples/requests/) needs, then exit
 import { parseArgs } from 'node:util';
+import fs from 'node:fs';
 import { mintOptions, LocalAuthority } from './authority.mjs';
+import { collectionTokens, postmanEnvironment } from './collection-tokens.mjs';
 import { API_APP_ID_URI, API_CLIENT_ID, DEMO_TENANT } from './demo.mjs';
 import { KEY_FILE } from './token-key.mjs';
 
@@ -43,6 +47,7 @@ const spec = {
   lifetime: { type: 'string', env: 'LIFETIME' },
   claim: { type: 'string', multiple: true, env: 'CLAIM' },
   curl: { type: 'string' },
+  'postman-env': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -58,7 +63,6 @@ try {
   fail(err.message);
 }
 if (values.help) {
-  const fs = await import('node:fs');
   const text = fs.readFileSync(new URL(import.meta.url), 'utf8');
   console.log(text.split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
   process.exit(0);
@@ -71,6 +75,15 @@ if (process.env.ENTRA_EDGE_TOKEN_FROM_MAKE === '1') {
     if (option.type === 'boolean') values[name] = ['1', 'true', 'yes'].includes(value.toLowerCase());
     else values[name] = option.multiple ? value.split(/\s*;\s*/).filter(Boolean) : value;
   }
+}
+
+if (values['postman-env'] !== undefined) {
+  const authority = new LocalAuthority({ keyFile: KEY_FILE });
+  const tokens = collectionTokens({ mint: (o) => authority.mint(o), mintIdToken: (o) => authority.mintIdToken(o) });
+  const environment = postmanEnvironment(`http://127.0.0.1:${process.env.PORT ?? '8787'}`, tokens);
+  fs.writeFileSync(values['postman-env'], `${JSON.stringify(environment, null, 2)}\n`, { mode: 0o600 });
+  console.log(`wrote ${values['postman-env']}: ${Object.keys(tokens).length} tokens, valid 1 hour`);
+  process.exit(0);
 }
 
 const version = values.version ?? '2.0';

@@ -1,0 +1,44 @@
+// The request collection in examples/requests/ must not rot: newman (Postman's own runner)
+// runs it against the worker configured with the README's worked example, with tokens
+// minted by the local authority as environment variables. Every request's own tests
+// (status, problem reason, challenge) must pass.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import newman from 'newman';
+import { collectionTokens, postmanEnvironment } from '../../dev/collection-tokens.mjs';
+import { DEMO_ROUTES } from '../../dev/policy.mjs';
+import { ROOT } from '../../dev/wrangler.mjs';
+import { startStack } from '../support/stack.mjs';
+
+const COLLECTION = path.join(ROOT, 'examples', 'requests', 'entra-edge.postman_collection.json');
+let stack;
+before(async () => { stack = await startStack({ config: { routes: DEMO_ROUTES } }); });
+after(async () => { await stack?.stop(); });
+
+function run(options) {
+  return new Promise((resolve, reject) => newman.run(options, (err, summary) => (err ? reject(err) : resolve(summary))));
+}
+
+test('the Postman collection passes under newman against the worked example', { timeout: 120_000 }, async () => {
+  const tokens = collectionTokens({ mint: (o) => stack.authority.mint(o), mintIdToken: (o) => stack.authority.mintIdToken(o) });
+  const summary = await run({
+    collection: JSON.parse(fs.readFileSync(COLLECTION, 'utf8')),
+    environment: postmanEnvironment(stack.url, tokens),
+    reporters: [],
+    timeoutRequest: 30_000,
+  });
+  const items = JSON.parse(fs.readFileSync(COLLECTION, 'utf8')).item.length;
+  const failures = summary.run.failures.map((f) => `${f.source?.name}: ${f.error?.test ?? ''} ${f.error?.message}`);
+  assert.deepEqual(failures, []);
+  assert.equal(summary.run.stats.requests.total, items, 'every request ran');
+  assert.ok(summary.run.stats.assertions.total >= items * 2, `${summary.run.stats.assertions.total} assertions`);
+});
+
+test('the .http file names the same requests as the collection', () => {
+  const http = fs.readFileSync(path.join(ROOT, 'examples', 'requests', 'entra-edge.http'), 'utf8');
+  const names = JSON.parse(fs.readFileSync(COLLECTION, 'utf8')).item.map((i) => i.name);
+  const titles = [...http.matchAll(/^### (.+?) → /gm)].map((m) => m[1]);
+  assert.deepEqual(titles, names);
+});
