@@ -422,11 +422,29 @@ impl RawConfig {
         }
 
         for (i, entry) in self.extra_identity_headers.iter().enumerate() {
-            let name = entry.strip_suffix('*').unwrap_or(entry);
+            let at = field(&format!("extra_identity_headers[{i}]"));
+            let (name, prefix) = match entry.strip_suffix('*') {
+                Some(name) => (name, true),
+                None => (entry.as_str(), false),
+            };
+            let folded = crate::forward::fold_name(name);
             if name.is_empty() || !name.bytes().all(|b| is_header_name_byte(b) && b != b'*') {
                 errors.push(ConfigError::new(
-                    field(&format!("extra_identity_headers[{i}]")),
+                    at,
                     format!("{entry:?} is not a header name, or a prefix ending in * (such as \"x-myapp-user-*\")"),
+                ));
+            } else if prefix && folded.trim_end_matches('-').len() < 3 {
+                errors.push(ConfigError::new(
+                    at,
+                    format!("{entry:?} is too broad: it would remove every such header; name your origin's own prefix (such as \"x-myapp-user-*\")"),
+                ));
+            } else if ["authorization", "host", "content-type", "content-length", "cookie", "x-request-id", "traceparent"]
+                .iter()
+                .any(|own| if prefix { own.starts_with(folded.as_str()) } else { *own == folded })
+            {
+                errors.push(ConfigError::new(
+                    at,
+                    format!("{entry:?} covers a header the gateway handles itself (Authorization: see forward_authorization)"),
                 ));
             }
         }
@@ -476,6 +494,13 @@ impl RawConfig {
             },
         };
         for (i, host) in k.allowed_jwks_hosts.iter().enumerate() {
+            if host.contains('*') {
+                errors.push(ConfigError::new(
+                    field(&format!("keys.allowed_jwks_hosts[{i}]")),
+                    format!("{host:?}: wildcards are not supported; list each host (and :port if not 443)"),
+                ));
+                continue;
+            }
             let valid = url::Url::parse(&format!("https://{host}/"))
                 .ok()
                 .is_some_and(|u| u.path() == "/" && u.username().is_empty() && u.query().is_none() && !host.contains(['/', '@', '?', '#']));
@@ -694,7 +719,7 @@ mod tests {
         let config = parse(value).unwrap();
         assert!(config.identity_headers.is_identity("x-myapp-user-tenant"));
         assert!(config.identity_headers.is_identity("x-acme-role"));
-        for bad in ["", "*", "x user", "x-a:b", "x-*-y"] {
+        for bad in ["", "*", "x user", "x-a:b", "x-*-y", "x-*", "x_*", "authorization", "Auth*", "HOST", "x-request-id"] {
             let mut value = minimal();
             value["extra_identity_headers"] = serde_json::json!(["x-ok", bad]);
             assert_eq!(first_error(value).field, "ENTRA_EDGE.extra_identity_headers[1]", "{bad:?}");
@@ -716,7 +741,7 @@ mod tests {
         let mut value = minimal();
         value["keys"] = serde_json::json!({ "allowed_jwks_hosts": ["keys.example.com", "127.0.0.1:9000"] });
         assert!(parse(value).is_ok());
-        for bad in ["https://keys.example.com", "keys.example.com/path", "user@keys.example.com", ""] {
+        for bad in ["https://keys.example.com", "keys.example.com/path", "user@keys.example.com", "", "*.example.com"] {
             let mut value = minimal();
             value["keys"] = serde_json::json!({ "allowed_jwks_hosts": [bad] });
             assert_eq!(first_error(value).field, "ENTRA_EDGE.keys.allowed_jwks_hosts[0]", "{bad:?}");
