@@ -58,7 +58,7 @@ check-config:
 # Placeholders and loopback addresses that would deploy but never work are errors here.
 deploy: build
 	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) --env "$(ENV)" --strict
-	npx wrangler deploy --config $(CONFIG) --env="$(ENV)"
+	npx wrangler deploy --config $(CONFIG) --env="$(ENV)" $(if $(DRY_RUN),--dry-run --outdir dist)
 
 bench: build
 	node bench/run.mjs
