@@ -13,7 +13,7 @@ import { startAuthority } from './authority.mjs';
 import { startExampleOrigin } from '../examples/origin/server.mjs';
 import { ROOT, startWrangler } from './wrangler.mjs';
 import { API_CLIENT_ID, DAEMON_CLIENT_ID, DEMO_TENANT } from './demo.mjs';
-import { KEY_FILE } from './token-key.mjs';
+import { DEV_DIR, KEY_FILE } from './token-key.mjs';
 
 const DEFAULTS = { gateway: 8787, authority: 8790, origin: 8791 };
 const port = (name, fallback) => {
@@ -85,7 +85,7 @@ function devConfig() {
     migrations: env.migrations ?? toml.migrations,
     vars: { ...env.vars, ENTRA_EDGE: entraEdge },
   };
-  const file = path.join(ROOT, '.dev', 'wrangler.json');
+  const file = path.join(DEV_DIR, 'wrangler.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
@@ -100,7 +100,7 @@ try {
   gateway = await startWrangler({
     config: devConfig(),
     port: ports.gateway,
-    persistTo: path.join(ROOT, '.dev', 'state'),
+    persistTo: path.join(DEV_DIR, 'state'),
     extraArgs: fs.existsSync(devVarsFile) ? ['--env-file', devVarsFile] : [],
     timeoutMs: 600_000,
     echo: true,
