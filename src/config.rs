@@ -19,8 +19,22 @@ pub const CONFIG_VAR: &str = "ENTRA_EDGE";
 
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
-/// Audiences that belong to Microsoft Graph: only Graph can validate its tokens.
-const GRAPH_AUDIENCES: [&str; 3] = ["https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"];
+/// Microsoft Graph's resource URIs in every cloud (public, US Gov L4/L5, China) and its app id.
+const GRAPH_AUDIENCES: [&str; 5] = [
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.us",
+    "https://dod-graph.microsoft.us",
+    "https://microsoftgraph.chinacloudapi.cn",
+    "00000003-0000-0000-c000-000000000000",
+];
+
+/// True for an audience that belongs to Microsoft Graph (with or without a trailing slash):
+/// only Graph can validate its tokens, so an API must never accept one, and saying so helps
+/// the caller who requested the wrong token (ENTRA.md "Keys").
+pub fn is_graph_audience(audience: &str) -> bool {
+    let audience = audience.trim_end_matches('/');
+    GRAPH_AUDIENCES.iter().any(|graph| audience.eq_ignore_ascii_case(graph))
+}
 
 /// A configuration problem, located by the path of the offending field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -391,7 +405,7 @@ impl RawConfig {
             let at = field(&format!("audiences[{i}]"));
             if audience.trim().is_empty() || audience.trim() != audience {
                 errors.push(ConfigError::new(at, "must be a non-empty string without surrounding spaces"));
-            } else if GRAPH_AUDIENCES.contains(&audience.as_str()) {
+            } else if is_graph_audience(audience) {
                 errors.push(ConfigError::new(
                     at,
                     "Microsoft Graph tokens can only be validated by Graph; use your API's own client id or App ID URI",
@@ -666,6 +680,9 @@ mod tests {
     fn graph_audience_is_rejected_with_an_explanation() {
         let mut value = minimal();
         value["audiences"] = serde_json::json!(["https://graph.microsoft.com"]);
+        assert!(first_error(value).message.contains("Graph"));
+        let mut value = minimal();
+        value["audiences"] = serde_json::json!(["https://graph.microsoft.us/"]);
         assert!(first_error(value).message.contains("Graph"));
     }
 

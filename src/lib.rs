@@ -9,10 +9,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access_log;
+pub mod bindings;
 pub mod claims;
 pub mod config;
 pub mod cors;
 pub mod discovery;
+pub mod event;
 pub mod extract;
 pub mod forward;
 pub mod jwks;

@@ -102,7 +102,7 @@ fn validate(claims: VerifiedClaims, tenant: TenantId, version: TokenVersion, con
         return Err(Refusal::new(Reason::ClaimMissing, "the aud claim is missing"));
     }
     if !custom.aud.iter().any(|aud| config.accepts_audience(aud)) {
-        let graph = custom.aud.iter().any(|a| a.starts_with("https://graph.microsoft.com") || a == "00000003-0000-0000-c000-000000000000");
+        let graph = custom.aud.iter().any(|a| crate::config::is_graph_audience(a));
         let detail = if graph {
             "the token is for Microsoft Graph, not this API: request a token for this API's scope"
         } else {

@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+use entra_edge::bindings;
 use entra_edge::config::{Config, CONFIG_VAR};
 use serde_json::Value;
 
@@ -180,7 +181,7 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
 
         // Vars and KV namespaces are not inherited by environments (wrangler's rule).
         let namespaces = section.get("kv_namespaces").and_then(Value::as_array).cloned().unwrap_or_default();
-        match namespaces.iter().position(|ns| ns.get("binding").and_then(Value::as_str) == Some("JWKS_CACHE")) {
+        match namespaces.iter().position(|ns| ns.get("binding").and_then(Value::as_str) == Some(bindings::JWKS_CACHE)) {
             None => report(
                 &["kv_namespaces"],
                 "kv_namespaces",
@@ -220,7 +221,7 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
             .get("durable_objects")
             .and_then(|d| d.get("bindings"))
             .and_then(Value::as_array)
-            .is_some_and(|list| list.iter().any(|b| b.get("name").and_then(Value::as_str) == Some("RATE_LIMITER")));
+            .is_some_and(|list| list.iter().any(|b| b.get("name").and_then(Value::as_str) == Some(bindings::RATE_LIMITER)));
         if uses_limits && !has_limiter {
             report(
                 &["durable_objects"],

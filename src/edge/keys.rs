@@ -15,8 +15,9 @@ use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Context, Delay, Env};
 
-use crate::config::Config;
+use crate::config::{Config, LogLevel};
 use crate::discovery::{checked_jwks_uri, metadata_url, OpenIdMetadata};
+use crate::event::{Event, Kind};
 use crate::jwks::{parse_jwks, KeySet, SigningKey};
 use crate::key_cache::{freshness, kv_key, Freshness, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid};
 use crate::reason::{Reason, Refusal};
@@ -28,7 +29,7 @@ use crate::verify::TenantKeys;
 use super::webcrypto::WebCrypto;
 use super::{now_ms, within};
 
-pub const KV_BINDING: &str = "JWKS_CACHE";
+use crate::bindings::JWKS_CACHE as KV_BINDING;
 /// Metadata and JWKS documents larger than this are not what Entra serves.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
@@ -85,11 +86,9 @@ pub fn still_trusts(tenant: &TenantId, version: TokenVersion, kid: &str) -> bool
     })
 }
 
-fn log(event: &str, tenant: &TenantId, version: TokenVersion, detail: &str) {
-    worker::console_log!(
-        "{}",
-        serde_json::json!({ "event": event, "tenant": tenant.as_str(), "version": version.as_str(), "detail": detail })
-    );
+fn log(source: &KeySource, kind: Kind, tenant: &TenantId, version: TokenVersion, detail: &str) {
+    let event = Event::new(kind).with("tenant", tenant.as_str()).with("version", version.as_str()).with("detail", detail);
+    super::log::emit(&event, None, source.config.log.level);
 }
 
 /// Everything a refresh needs, owned, so it can outlive the request that started it.
@@ -249,14 +248,14 @@ async fn refresh_tiers(source: &KeySource, key: &CacheKey, now: i64, wanted_kid:
     if let Some(document) = read_kv(source, tenant, *version).await {
         let newer = held_since.is_none_or(|at| document.fetched_at > at);
         if newer && freshness(document.fetched_at, now, settings) == Freshness::Fresh {
-            match load_document(&source.backend, &document).await {
+            match load_document(&source.backend, &document, source.config.log.level).await {
                 Ok(keys) if wanted_kid.is_none_or(|kid| keys.keys.find(kid).is_some()) => {
                     count(|c| c.kv_hits += 1);
                     install(key, keys.clone(), document.fetched_at);
                     return Ok(keys);
                 }
                 Ok(_) => {}
-                Err(err) => log("kv_document_unusable", tenant, *version, &err),
+                Err(err) => log(source, Kind::KvDocumentUnusable, tenant, *version, &err),
             }
         }
     }
@@ -273,14 +272,14 @@ async fn refresh_from_authority(source: &KeySource, key: &CacheKey, now: i64) ->
         Ok((keys, document)) => {
             count(|c| c.authority_fetches += 1);
             install(key, keys.clone(), now);
-            log("keys_fetched", tenant, *version, &format!("{} keys", keys.keys.len()));
+            log(source, Kind::KeysFetched, tenant, *version, &format!("{} keys", keys.keys.len()));
             write_kv(source, tenant, *version, &document).await;
             Ok(keys)
         }
         Err(err) => {
             count(|c| c.authority_failures += 1);
             with_slot(key, |slot| slot.state.record_failure(err.clone()));
-            log("key_fetch_failed", tenant, *version, &err);
+            log(source, Kind::KeyFetchFailed, tenant, *version, &err);
             Err(err)
         }
     }
@@ -326,16 +325,16 @@ async fn fetch_from_authority(
     let jwks_uri = checked_jwks_uri(&metadata.jwks_uri, &config.authority, &config.keys.allowed_jwks_hosts, app_id)?;
     let jwks = fetch_document(&jwks_uri, timeout).await?;
     let document = KeyDocument { fetched_at: now, metadata, jwks };
-    let keys = load_document(&source.backend, &document).await?;
+    let keys = load_document(&source.backend, &document, source.config.log.level).await?;
     Ok((keys, document))
 }
 
-async fn load_document(backend: &WebCrypto, document: &KeyDocument) -> Result<Keys, String> {
+async fn load_document(backend: &WebCrypto, document: &KeyDocument, level: LogLevel) -> Result<Keys, String> {
     let mut keys = Vec::new();
     for jwk in parse_jwks(document.jwks.as_bytes())? {
         match backend.import_key(&jwk).await {
             Ok(key) => keys.push(SigningKey { kid: jwk.kid, issuer: jwk.issuer, cloud_instance_name: jwk.cloud_instance_name, key }),
-            Err(err) => worker::console_warn!("{err}"),
+            Err(err) => super::log::emit(&Event::new(Kind::KeyImportFailed).with("kid", jwk.kid.as_str()).with("detail", err), None, level),
         }
     }
     if keys.is_empty() {
@@ -365,15 +364,17 @@ async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -
     let kv = match source.env.kv(KV_BINDING) {
         Ok(kv) => kv,
         Err(_) => {
-            log("kv_unavailable", tenant, version, "JWKS_CACHE binding missing");
+            log(source, Kind::KvUnavailable, tenant, version, "JWKS_CACHE binding missing");
             return None;
         }
     };
     match kv.get(&kv_key(&source.config.authority, tenant, version, source.config.keys.app_id.as_deref())).text().await {
-        Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| log("kv_document_unusable", tenant, version, &e.to_string())).ok(),
+        Ok(Some(text)) => {
+            serde_json::from_str(&text).map_err(|e| log(source, Kind::KvDocumentUnusable, tenant, version, &e.to_string())).ok()
+        }
         Ok(None) => None,
         Err(err) => {
-            log("kv_read_failed", tenant, version, &err.to_string());
+            log(source, Kind::KvReadFailed, tenant, version, &err.to_string());
             None
         }
     }
@@ -389,6 +390,6 @@ async fn write_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion, 
         Err(err) => Err(err),
     };
     if let Err(err) = result {
-        log("kv_write_failed", tenant, version, &err.to_string());
+        log(source, Kind::KvWriteFailed, tenant, version, &err.to_string());
     }
 }

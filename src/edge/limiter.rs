@@ -13,7 +13,7 @@ use worker::{durable_object, Date, DurableObject, Env, Method, Request, RequestI
 use super::within;
 use crate::rate_limit::{decide, RateLimit, Verdict, Window};
 
-pub const BINDING: &str = "RATE_LIMITER";
+pub const BINDING: &str = crate::bindings::RATE_LIMITER;
 /// Bound on one round trip to the object.
 const CALL_TIMEOUT: Duration = Duration::from_millis(2000);
 
@@ -33,10 +33,13 @@ pub struct EdgeRateLimiter {
 }
 
 impl DurableObject for EdgeRateLimiter {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         if let Err(err) = state.storage().sql().exec("CREATE TABLE IF NOT EXISTS windows (id TEXT PRIMARY KEY, tat INTEGER NOT NULL)", None)
         {
-            worker::console_error!("{}", serde_json::json!({ "event": "rate_limiter_storage_failed", "detail": err.to_string() }));
+            // The object shares the worker's configuration (and so its log_level) when it is valid.
+            let level = super::state::config(&env).map_or(crate::config::LogLevel::Info, |c| c.log.level);
+            let event = crate::event::Event::new(crate::event::Kind::RateLimiterStorageFailed).with("detail", err.to_string());
+            super::log::emit(&event, None, level);
         }
         EdgeRateLimiter { state }
     }

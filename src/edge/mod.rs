@@ -6,6 +6,7 @@ mod glue;
 mod health;
 mod keys;
 mod limiter;
+mod log;
 mod proxy;
 mod respond;
 mod state;
@@ -20,6 +21,7 @@ use worker::{Context, Env, Result};
 use crate::access_log::{self, AccessRecord};
 use crate::config::Config;
 use crate::cors::Preflight;
+use crate::event::{Event, Kind};
 use crate::extract::bearer_token;
 use crate::path::{normalize, split_url, NormalizedPath};
 use crate::policy::{authorize, Access};
@@ -36,8 +38,7 @@ use self::keys::KeySource;
 use self::proxy::Forwarded;
 use self::webcrypto::WebCrypto;
 
-/// Optional secret sent to the origin in `x-entra-edge-secret`.
-const ORIGIN_SECRET_BINDING: &str = "ORIGIN_SECRET";
+use crate::bindings::ORIGIN_SECRET as ORIGIN_SECRET_BINDING;
 
 /// Realm used before (or without) a valid configuration.
 const FALLBACK_REALM: &str = "entra-edge";
@@ -137,9 +138,10 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
             Ok(done) => done,
             Err(err) => {
                 // A runtime error (not an input problem): a sanitized 500, details in the log.
-                worker::console_error!(
-                    "{}",
-                    serde_json::json!({ "event": "internal_error", "request_id": exchange.ids.request_id, "detail": err.to_string() })
+                log::emit(
+                    &Event::new(Kind::InternalError).with("detail", err.to_string()),
+                    Some(&exchange.ids.request_id),
+                    config.log.level,
                 );
                 let refusal =
                     Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
@@ -241,7 +243,7 @@ async fn serve(
     let mut extra_headers = String::new();
     if let (None, Some(limit)) = (&refusal, &route.rate_limit) {
         let client_ip = header(&request, "cf-connecting-ip");
-        let (limited, headers) = apply_rate_limit(env, limit, principal.as_ref(), client_ip.as_deref(), exchange).await;
+        let (limited, headers) = apply_rate_limit(env, limit, principal.as_ref(), client_ip.as_deref(), exchange, config.log.level).await;
         refusal = limited;
         for (name, value) in headers {
             glue::push_line(&mut extra_headers, name, &value);
@@ -299,10 +301,8 @@ async fn forward(
         Forwarded::TimedOut => Refusal::new(Reason::OriginTimeout, "the origin did not answer in time")
             .with_internal(format!("no response headers within {} ms", config.origin_timeout_ms)),
     };
-    worker::console_error!(
-        "{}",
-        serde_json::json!({ "event": refusal.reason.code(), "request_id": exchange.ids.request_id, "detail": refusal.internal })
-    );
+    let kind = if refusal.reason == Reason::OriginTimeout { Kind::OriginTimeout } else { Kind::OriginUnreachable };
+    log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&exchange.ids.request_id), config.log.level);
     let mut outcome = Outcome::refused(refusal.reason, Some(route));
     outcome.principal = principal;
     outcome.origin_ms = origin_ms;
@@ -319,6 +319,7 @@ async fn apply_rate_limit(
     principal: Option<&Principal>,
     client_ip: Option<&str>,
     exchange: &Exchange,
+    level: crate::config::LogLevel,
 ) -> (Option<Refusal>, HeaderList) {
     let bucket = limit.bucket(principal, client_ip);
     match limiter::check(env, limit, &bucket).await {
@@ -334,10 +335,11 @@ async fn apply_rate_limit(
             }
         }
         Err(err) => {
-            worker::console_error!(
-                "{}",
-                serde_json::json!({ "event": "rate_limiter_unavailable", "level": "error", "request_id": exchange.ids.request_id, "limit": limit.name, "failure_mode": limit.failure_mode, "detail": err })
-            );
+            let event = Event::new(Kind::RateLimiterUnavailable)
+                .with("limit", limit.name.as_str())
+                .with("failure_mode", serde_json::to_value(limit.failure_mode).unwrap_or_default())
+                .with("detail", err.as_str());
+            log::emit(&event, Some(&exchange.ids.request_id), level);
             match limit.failure_mode {
                 crate::rate_limit::FailureMode::Open => (None, Vec::new()),
                 crate::rate_limit::FailureMode::Closed => (

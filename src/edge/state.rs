@@ -27,7 +27,9 @@ pub fn config(env: &Env) -> Result<Rc<Config>, Refusal> {
 
 fn load(env: &Env) -> Result<Rc<Config>, Refusal> {
     let invalid = |detail: String| {
-        worker::console_error!("{}", serde_json::json!({ "event": "config_invalid", "problems": detail }));
+        // No valid log_level to honour: a broken configuration is always reported.
+        let event = crate::event::Event::new(crate::event::Kind::ConfigInvalid).with("problems", detail.as_str());
+        super::log::emit(&event, None, crate::config::LogLevel::Info);
         Refusal::new(Reason::ConfigInvalid, detail)
     };
     let value = Reflect::get(env, &CONFIG_VAR.into()).map_err(|_| invalid(format!("{CONFIG_VAR}: cannot be read")))?;

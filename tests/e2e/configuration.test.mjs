@@ -59,3 +59,29 @@ test('the ORIGIN_SECRET secret is sent to the origin and cannot be spoofed or le
   const refused = await stack.request('/orders');
   assert.doesNotMatch(await refused.text(), /s3cr3t/);
 });
+
+test('log_level governs every line: "off" writes no access line and no key-cache event', async () => {
+  const stack = await startStack({ config: { log_level: 'off' } });
+  stacks.push(stack);
+  assert.equal((await stack.request('/orders', { token: stack.mint() })).status, 200);
+  assert.equal((await stack.request('/orders')).status, 401);
+  await new Promise((r) => setTimeout(r, 500));
+  const lines = stack.gateway.output().split('\n').filter((l) => l.trim().startsWith('{'));
+  assert.deepEqual(lines, [], 'JSON lines written with log_level = "off"');
+});
+
+test('log_level "warn" keeps warnings (a failed key fetch) and drops info events (keys fetched)', async () => {
+  const stack = await startStack({ config: { log_level: 'warn', keys: { fetch_timeout_ms: 2000 } } });
+  stacks.push(stack);
+  assert.equal((await stack.request('/orders', { token: stack.mint() })).status, 200);
+  stack.authority.failure = '500';
+  await (await stack.request('/orders', { token: stack.mint({ tenant: '5a8e2b71-0c4d-4f9e-a1b2-c3d4e5f60718' }) })).text();
+  assert.ok(await stack.waitForOutput(/"event":"key_fetch_failed"/), 'the failed fetch is logged');
+  const output = stack.gateway.output();
+  assert.doesNotMatch(output, /"event":"keys_fetched"/);
+  for (const line of output.split('\n').filter((l) => l.includes('"event":"key_fetch_failed"'))) {
+    const event = JSON.parse(line.slice(line.indexOf('{')));
+    assert.equal(event.level, 'warn');
+    assert.match(event.time, /^\d{4}-\d\d-\d\dT/);
+  }
+});
