@@ -81,6 +81,10 @@ pub enum RefuseCause {
     AlreadyRefreshed,
 }
 
+/// Unknown-kid refreshes of a tenant are at least this far apart, even with a cooldown of
+/// 0: "concurrent" requests reach an isolate spread over some milliseconds, and a fast
+/// authority answers within them, so without a floor each straggler would refresh again.
+const MIN_UNKNOWN_KID_INTERVAL_MS: u64 = 1000;
 /// Unknown `kid`s remembered per tenant; a flood of random ones is bounded by this.
 const NEGATIVE_CACHE_LIMIT: usize = 1024;
 /// Failed fetches back off exponentially up to this many seconds.
@@ -97,9 +101,9 @@ pub struct KeyState {
     pub last_error: Option<String>,
     /// Unknown kids and until when they are refused without asking.
     negative: Vec<(String, i64)>,
-    /// When the last refresh that an unknown `kid` triggered was decided (the cooldown
+    /// When (ms) the last refresh that an unknown `kid` triggered was decided (the cooldown
     /// counts from here, and only from here).
-    pub last_unknown_kid_refresh_at: Option<i64>,
+    last_unknown_kid_refresh_ms: Option<u64>,
     /// Completed refreshes, whatever their cause or outcome. A request notes it when it
     /// begins; a different value later means a refresh happened meanwhile.
     generation: u64,
@@ -166,28 +170,36 @@ impl KeyState {
         if self.refreshing(now_ms, settings) {
             return UnknownKid::Join;
         }
-        let cooldown = settings.unknown_kid_cooldown_seconds as i64;
-        let window_end = self.last_unknown_kid_refresh_at.map(|at| at.saturating_add(cooldown));
+        let window_ms = settings.unknown_kid_cooldown_seconds.saturating_mul(1000).max(MIN_UNKNOWN_KID_INTERVAL_MS);
+        let window_end_ms = self.last_unknown_kid_refresh_ms.map(|at| at.saturating_add(window_ms));
         let cause = if self.generation != seen_generation {
             Some(RefuseCause::AlreadyRefreshed)
         } else if self.in_backoff(now) {
             Some(RefuseCause::Backoff)
-        } else if window_end.is_some_and(|end| now < end) {
+        } else if window_end_ms.is_some_and(|end| now_ms < end) {
             Some(RefuseCause::Cooldown)
         } else {
             None
         };
         match cause {
             Some(cause) => {
-                let until = window_end.unwrap_or(now).max(self.backoff_until().unwrap_or(now));
+                // Remembered (in whole seconds, rounded up) until the next refresh may happen.
+                let window_end = window_end_ms.map_or(now, |end| end.div_ceil(1000) as i64);
+                let until = window_end.max(self.backoff_until().unwrap_or(now));
                 self.remember_unknown(kid, until);
                 UnknownKid::Refuse { cause }
             }
             None => {
-                self.last_unknown_kid_refresh_at = Some(now);
+                self.last_unknown_kid_refresh_ms = Some(now_ms);
                 UnknownKid::Refresh
             }
         }
+    }
+
+    /// When (seconds) an unknown `kid` last triggered a refresh: the refresh-discipline
+    /// window started then.
+    pub fn last_unknown_kid_refresh_at(&self) -> Option<i64> {
+        self.last_unknown_kid_refresh_ms.map(|ms| (ms / 1000) as i64)
     }
 
     /// After a refresh that still did not contain `kid`: refuse it until the next allowed refresh.
@@ -523,12 +535,32 @@ mod tests {
     }
 
     #[test]
-    fn zero_cooldown_always_refreshes() {
+    fn zero_cooldown_refreshes_for_every_unknown_kid_at_most_once_a_second() {
         let quick = KeySettings { unknown_kid_cooldown_seconds: 0, ..settings() };
         let mut state = fetched(1000);
         assert_eq!(ask(&mut state, "new", 1000, &quick), UnknownKid::Refresh);
         refresh(&mut state, 1000);
-        assert_eq!(ask(&mut state, "newer", 1000, &quick), UnknownKid::Refresh);
+        assert_eq!(ask(&mut state, "straggler", 1000, &quick), UnknownKid::Refuse { cause: RefuseCause::Cooldown });
+        assert_eq!(ask(&mut state, "newer", 1001, &quick), UnknownKid::Refresh);
+    }
+
+    #[test]
+    fn concurrent_random_kids_arriving_over_a_second_cost_at_most_two_refreshes_with_no_cooldown() {
+        let quick = KeySettings { unknown_kid_cooldown_seconds: 0, ..settings() };
+        let mut state = fetched(1000);
+        let mut refreshes = 0;
+        // 60 requests arriving 17 ms apart (a full second), each refresh taking 5 ms.
+        for n in 0..60u64 {
+            let now_ms = 1_000_000 + n * 17;
+            let generation = state.generation();
+            if state.unknown_kid(&format!("kid-{n}"), (now_ms / 1000) as i64, now_ms, generation, &quick) == UnknownKid::Refresh {
+                refreshes += 1;
+                state.begin_refresh(now_ms);
+                state.record_success((now_ms / 1000) as i64);
+                state.end_refresh();
+            }
+        }
+        assert!(refreshes <= 2, "{refreshes} refreshes");
     }
 
     #[test]

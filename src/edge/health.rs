@@ -28,7 +28,7 @@ pub fn answer(config: &Config, now: i64) -> Result<Response> {
                 "key_count": key_count,
                 "app_id": config.keys.app_id,
                 "age_seconds": state.fetched_at.map(|at| now.saturating_sub(at)),
-                "last_unknown_kid_refresh_age_seconds": state.last_unknown_kid_refresh_at.map(|at| now.saturating_sub(at)),
+                "last_unknown_kid_refresh_age_seconds": state.last_unknown_kid_refresh_at().map(|at| now.saturating_sub(at)),
                 "consecutive_failures": state.failures,
                 "last_error": state.last_error,
             })
