@@ -130,9 +130,7 @@ impl KeyState {
             Some(Freshness::Fresh) => Plan::Use,
             Some(Freshness::Stale) if self.in_backoff(now) => Plan::Use,
             Some(Freshness::Stale) => Plan::UseAndRefresh,
-            _ if self.in_backoff(now) => {
-                Plan::Unavailable { retry_after: self.backoff_until().map_or(1, |until| (until - now).max(1) as u64) }
-            }
+            _ if self.in_backoff(now) => Plan::Unavailable { retry_after: self.retry_after(now) },
             _ => Plan::Fetch,
         }
     }
@@ -229,6 +227,30 @@ impl KeyState {
     pub fn record_failure(&mut self, error: String) {
         self.failures = self.failures.saturating_add(1);
         self.last_error = Some(error);
+    }
+}
+
+/// Whether a key document read from KV may be installed instead of asking the authority:
+/// it must be newer than what this isolate holds (`held_since`), still fresh, and — when a
+/// token's unknown `kid` is the reason for looking — hold that `kid` (`holds_wanted`: true
+/// when no particular `kid` is wanted). Otherwise the authority is asked.
+pub fn accept_kv_copy(document_fetched_at: i64, held_since: Option<i64>, holds_wanted: bool, now: i64, settings: &KeySettings) -> bool {
+    let newer = held_since.is_none_or(|at| document_fetched_at > at);
+    newer && holds_wanted && freshness(document_fetched_at, now, settings) == Freshness::Fresh
+}
+
+/// Whether the cron should refresh a tenant's keys whose KV copy was fetched at
+/// `kv_fetched_at` (None: no copy): past half of `refresh_after_seconds`, so requests rarely
+/// meet stale keys.
+pub fn cron_due(kv_fetched_at: Option<i64>, now: i64, settings: &KeySettings) -> bool {
+    kv_fetched_at.is_none_or(|at| now.saturating_sub(at).max(0) as u64 >= settings.refresh_after_seconds / 2)
+}
+
+impl KeyState {
+    /// `Retry-After` (seconds) for a request refused for want of keys: until the back-off
+    /// ends, at least 1.
+    pub fn retry_after(&self, now: i64) -> u64 {
+        self.backoff_until().map_or(1, |until| until.saturating_sub(now).max(1) as u64)
     }
 }
 
@@ -561,6 +583,38 @@ mod tests {
             }
         }
         assert!(refreshes <= 2, "{refreshes} refreshes");
+    }
+
+    #[test]
+    fn a_kv_copy_is_taken_only_when_newer_fresh_and_holding_the_wanted_kid() {
+        let s = settings();
+        assert!(accept_kv_copy(1000, None, true, 1000, &s), "nothing held yet");
+        assert!(accept_kv_copy(1000, Some(900), true, 1000, &s));
+        assert!(!accept_kv_copy(900, Some(900), true, 1000, &s), "the same set again");
+        assert!(!accept_kv_copy(1000, None, false, 1000, &s), "without the token's kid: ask the authority");
+        assert!(!accept_kv_copy(1000, None, true, 1000 + 3600, &s), "stale in KV: ask the authority");
+    }
+
+    #[test]
+    fn the_cron_refreshes_past_half_the_refresh_time() {
+        let s = settings();
+        assert!(cron_due(None, 0, &s));
+        assert!(!cron_due(Some(1000), 1000 + 1799, &s));
+        assert!(cron_due(Some(1000), 1000 + 1800, &s));
+        assert!(!cron_due(Some(5000), 1000, &s), "a clock going backwards is not due");
+    }
+
+    #[test]
+    fn retry_after_lasts_until_the_back_off_ends() {
+        let mut state = KeyState::default();
+        assert_eq!(state.retry_after(0), 1);
+        for _ in 0..4 {
+            state.record_attempt(100);
+            state.record_failure("down".into());
+        }
+        assert_eq!(state.retry_after(100), 8);
+        assert_eq!(state.retry_after(107), 1);
+        assert_eq!(state.retry_after(500), 1);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The signing-key tiers: isolate memory → KV (`JWKS_CACHE`) → the authority.
 //!
-//! Policy (freshness, cooldown, back-off, negative cache) is `key_cache::KeyState`; this
-//! file moves bytes between the tiers. Concurrent requests of an isolate that need the
+//! Every rule (freshness, refresh discipline, in-flight refreshes and when one counts as
+//! abandoned, back-off and `Retry-After`, negative cache, when a KV copy is taken, when the
+//! cron is due) is in `key_cache`, unit-tested with an injected clock; this file moves bytes
+//! between the tiers. Concurrent requests of an isolate that need the
 //! same tenant's keys share one refresh (single flight). Stale keys are served at once
 //! while the refresh runs after the response (`wait_until`). KV failures fall through to
 //! the next tier and are logged, never failing a request by themselves.
@@ -19,7 +21,7 @@ use crate::config::{Config, LogLevel};
 use crate::discovery::{checked_jwks_uri, metadata_url, OpenIdMetadata};
 use crate::event::{Event, Kind};
 use crate::jwks::{parse_jwks, KeySet, SigningKey};
-use crate::key_cache::{freshness, kv_key, Freshness, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid};
+use crate::key_cache::{accept_kv_copy, cron_due, kv_key, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid};
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
 use crate::tenant::TenantId;
@@ -149,11 +151,7 @@ pub async fn keys_for(
             };
             result.map_err(|_| {
                 count(|c| c.unavailable += 1);
-                let retry_after = match with_slot(&key, |slot| slot.state.plan(now, &source.config.keys)) {
-                    Plan::Unavailable { retry_after } => retry_after,
-                    _ => 1,
-                };
-                unavailable(retry_after)
+                unavailable(with_slot(&key, |slot| slot.state.retry_after(now)))
             })
         }
     }
@@ -246,15 +244,17 @@ async fn refresh_tiers(source: &KeySource, key: &CacheKey, now: i64, wanted_kid:
     let held_since = with_slot(key, |slot| slot.state.fetched_at);
 
     if let Some(document) = read_kv(source, tenant, *version).await {
-        let newer = held_since.is_none_or(|at| document.fetched_at > at);
-        if newer && freshness(document.fetched_at, now, settings) == Freshness::Fresh {
+        // Cheap pre-check (freshness, age) before importing the keys; then the full rule.
+        if accept_kv_copy(document.fetched_at, held_since, true, now, settings) {
             match load_document(&source.backend, &document, source.config.log.level).await {
-                Ok(keys) if wanted_kid.is_none_or(|kid| keys.keys.find(kid).is_some()) => {
-                    count(|c| c.kv_hits += 1);
-                    install(key, keys.clone(), document.fetched_at);
-                    return Ok(keys);
+                Ok(keys) => {
+                    let holds_wanted = wanted_kid.is_none_or(|kid| keys.keys.find(kid).is_some());
+                    if accept_kv_copy(document.fetched_at, held_since, holds_wanted, now, settings) {
+                        count(|c| c.kv_hits += 1);
+                        install(key, keys.clone(), document.fetched_at);
+                        return Ok(keys);
+                    }
                 }
-                Ok(_) => {}
                 Err(err) => log(source, Kind::KvDocumentUnusable, tenant, *version, &err),
             }
         }
@@ -298,11 +298,8 @@ pub async fn scheduled_refresh(source: &KeySource, now: i64) {
     let config = source.config.clone();
     for tenant in &config.tenants {
         for version in &config.token_versions {
-            let due = match read_kv(source, tenant, *version).await {
-                Some(doc) => now.saturating_sub(doc.fetched_at) as u64 >= config.keys.refresh_after_seconds / 2,
-                None => true,
-            };
-            if !due {
+            let kv_fetched_at = read_kv(source, tenant, *version).await.map(|doc| doc.fetched_at);
+            if !cron_due(kv_fetched_at, now, &config.keys) {
                 continue;
             }
             // Outcomes are counted and logged inside; the cron has nothing to add.
