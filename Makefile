@@ -15,7 +15,7 @@ SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
 	@echo "            ports: make dev PORT=8787 AUTHORITY_PORT=8790 ORIGIN_PORT=8791"
-	@echo "make token  print a token the local gateway accepts: make token SCOPES=Orders.Read [ROLES= APP=1 CLIENT= TENANT= VERSION=1.0 ACRS=c1 XMS_CC=cp1 IDTYP= OID= LIFETIME= CLAIM='name=value;name=value']"
+	@echo "make token  print a token the local gateway accepts: make token SCOPES=Orders.Read [ROLES= APP=1 CLIENT= TENANT= AUDIENCE= VERSION=1.0 ACRS=c1 XMS_CC=cp1 IDTYP= OID= LIFETIME= CLAIM='name=value;name=value']"
 	@echo "make test   run every test (format and lint checks, host unit tests, end-to-end tests under wrangler dev, the request collection with newman)"
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
@@ -51,12 +51,16 @@ e2e: build
 
 test: lint unit e2e
 
-CONFIG ?= wrangler.toml
+# Like wrangler: wrangler.json, wrangler.jsonc or wrangler.toml, whichever exists.
+CONFIG ?= $(or $(firstword $(wildcard wrangler.json wrangler.jsonc wrangler.toml)),wrangler.toml)
+CHECKER_NOTE = @test -x target/debug/entra-edge-check || echo "compiling the configuration checker (first run only, about a minute)…"
 check-config:
+	$(CHECKER_NOTE)
 	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(if $(ENV),--env $(ENV)) $(if $(STRICT),--strict)
 
 # Placeholders and loopback addresses that would deploy but never work are errors here.
 deploy: build
+	$(CHECKER_NOTE)
 	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) --env "$(ENV)" --strict
 	npx wrangler deploy --config $(CONFIG) --env="$(ENV)" $(if $(DRY_RUN),--dry-run --outdir dist)
 

@@ -64,7 +64,9 @@ try {
 }
 if (values.help) {
   const text = fs.readFileSync(new URL(import.meta.url), 'utf8');
-  console.log(text.split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
+  // The header comment only: up to the first line that is not a comment.
+  const header = text.split('\n');
+  console.log(header.slice(0, header.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n'));
   process.exit(0);
 }
 // `make token X=…` hands command-line variables over as environment variables.

@@ -161,7 +161,7 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
             let known: Vec<&str> =
                 root.get("env").and_then(Value::as_object).map(|e| e.keys().map(String::as_str).collect()).unwrap_or_default();
             return Err(format!(
-                "no [env.{only}] in the file (environments: {}; omit ENV / --env for the top level)",
+                "no [env.{only}] in the file (environments: {}; ENV=\"\" / --env \"\" checks only the top level)",
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
             ));
         }

@@ -1,7 +1,7 @@
 // The request collection in examples/requests/ must not rot: newman (Postman's own runner)
-// runs it against the worker configured with the README's worked example, with tokens
-// minted by the local authority as environment variables. Every request's own tests
-// (status, problem reason, challenge) must pass.
+// runs it against the worker configured with the README's worked example in front of the
+// example origin (what `make dev` runs), with tokens minted by the local authority as
+// environment variables. Every request's own tests (status, problem reason, challenge) pass.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,12 +10,20 @@ import newman from 'newman';
 import { collectionTokens, postmanEnvironment } from '../../dev/collection-tokens.mjs';
 import { DEMO_ROUTES } from '../../dev/policy.mjs';
 import { ROOT } from '../../dev/wrangler.mjs';
+import { startExampleOrigin } from '../../examples/origin/server.mjs';
 import { startStack } from '../support/stack.mjs';
 
 const COLLECTION = path.join(ROOT, 'examples', 'requests', 'entra-edge.postman_collection.json');
 let stack;
-before(async () => { stack = await startStack({ config: { routes: DEMO_ROUTES } }); });
-after(async () => { await stack?.stop(); });
+let exampleOrigin;
+before(async () => {
+  exampleOrigin = await startExampleOrigin(0);
+  stack = await startStack({ config: { routes: DEMO_ROUTES, origin: exampleOrigin.url } });
+});
+after(async () => {
+  await stack?.stop();
+  await exampleOrigin?.close();
+});
 
 function run(options) {
   return new Promise((resolve, reject) => newman.run(options, (err, summary) => (err ? reject(err) : resolve(summary))));

@@ -1,0 +1,25 @@
+// The worked example exists three times — the README's snippet, wrangler.toml's [env.dev]
+// (what `make dev` runs) and dev/policy.mjs (what the route and collection tests run) — and
+// they must be one policy.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'smol-toml';
+import { DEMO_ROUTES } from '../../dev/policy.mjs';
+import { ROOT } from '../../dev/wrangler.mjs';
+
+const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const section = readme.slice(readme.indexOf('### Worked example'));
+const snippet = /```toml\n([\s\S]*?)```/.exec(section)[1];
+const normalize = (routes) => JSON.parse(JSON.stringify(routes));
+
+test("the README's worked example is wrangler.toml's [env.dev] policy", () => {
+  const devRoutes = parse(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8')).env.dev.vars.ENTRA_EDGE.routes;
+  assert.deepEqual(normalize(parse(snippet).vars.ENTRA_EDGE.routes), normalize(devRoutes));
+});
+
+test('the end-to-end tests run the same policy as make dev', () => {
+  const devRoutes = parse(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8')).env.dev.vars.ENTRA_EDGE.routes;
+  assert.deepEqual(normalize(DEMO_ROUTES), normalize(devRoutes));
+});
