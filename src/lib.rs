@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod event;
 pub mod extract;
 pub mod forward;
+pub mod gateway;
 pub mod jwks;
 pub mod key_cache;
 pub mod path;

@@ -5,27 +5,63 @@ use worker::js_sys::{Array, Set};
 use worker::wasm_bindgen::prelude::*;
 use worker::web_sys::{Headers, Response};
 
+use crate::gateway::{HeaderEdit, HeaderMode};
+
 #[wasm_bindgen(module = "/src/edge/headers.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = setLines, catch)]
-    pub fn set_lines(headers: &Headers, lines: &str) -> Result<(), JsValue>;
-    #[wasm_bindgen(js_name = setMissing, catch)]
-    pub fn set_missing(headers: &Headers, lines: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = applyEdits, catch)]
+    fn apply_encoded(headers: &Headers, edits: &str) -> Result<(), JsValue>;
     /// `drop_names`: a JS `Set` of folded names; `drop_prefixes`: an array of folded prefixes.
     #[wasm_bindgen(js_name = copyWithout, catch)]
     pub fn copy_without(source: &Headers, drop_names: &Set, drop_prefixes: &Array) -> Result<Headers, JsValue>;
     #[wasm_bindgen(catch)]
     pub fn relay(response: &Response, drop_names: &Set, drop_prefixes: &Array) -> Result<Response, JsValue>;
-    #[wasm_bindgen(catch)]
-    pub fn answer(status: u16, lines: &str, body: Option<String>) -> Result<Response, JsValue>;
+    #[wasm_bindgen(js_name = answer, catch)]
+    fn answer_encoded(status: u16, edits: &str, body: Option<String>) -> Result<Response, JsValue>;
 }
 
-/// Appends `name: value` to a `lines` string for the functions above.
-pub fn push_line(lines: &mut String, name: &str, value: &str) {
-    lines.push_str(name);
-    lines.push('\n');
-    lines.push_str(value);
-    lines.push('\n');
+/// The wire form of header edits for `headers.js` (the only place that knows it).
+pub fn encode(edits: &[HeaderEdit]) -> String {
+    let mut out = String::with_capacity(edits.len() * 48);
+    encode_into(&mut out, edits);
+    out
+}
+
+/// [`encode`], appending to `out`.
+pub fn encode_into(out: &mut String, edits: &[HeaderEdit]) {
+    for edit in edits {
+        out.push(match edit.mode {
+            HeaderMode::Set => 's',
+            HeaderMode::Append => 'a',
+            HeaderMode::SetIfMissing => 'm',
+        });
+        out.push('\n');
+        out.push_str(&edit.name);
+        out.push('\n');
+        out.push_str(&edit.value);
+        out.push('\n');
+    }
+}
+
+/// Applies already encoded edits (see [`encode`]) in one crossing.
+pub fn apply_encoded_edits(headers: &Headers, encoded: &str) -> Result<(), JsValue> {
+    if encoded.is_empty() {
+        return Ok(());
+    }
+    apply_encoded(headers, encoded)
+}
+
+/// Applies `edits` to `headers` in one crossing.
+pub fn apply_edits(headers: &Headers, edits: &[HeaderEdit]) -> Result<(), JsValue> {
+    if edits.is_empty() {
+        return Ok(());
+    }
+    apply_encoded(headers, &encode(edits))
+}
+
+/// A response the gateway produces itself, in one crossing.
+pub fn answer(status: u16, edits: &[HeaderEdit], body: Option<String>) -> Result<Response, JsValue> {
+    answer_encoded(status, &encode(edits), body)
 }
 
 /// A JS array of strings.

@@ -1,22 +1,18 @@
 // Header mechanics for the worker shell, one boundary crossing per call. What to drop,
-// add or keep is decided in Rust (src/forward.rs, src/security_headers.rs); this only
-// applies it. `lines` is "name\nvalue\nname\nvalue…" (values never contain a newline).
+// add or keep is decided in Rust (src/forward.rs, src/gateway.rs, src/security_headers.rs);
+// this only applies it. `edits` is the wire form of a list of `HeaderEdit`s (src/edge/glue.rs
+// writes it): "mode\nname\nvalue\n…", mode `s` set, `a` append, `m` set if missing (values
+// never contain a newline).
 
-export function setLines(headers, lines) {
-  if (!lines) return;
-  const parts = lines.split('\n');
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    // A leading "+" appends instead of replacing (e.g. Vary).
-    if (parts[i][0] === '+') headers.append(parts[i].slice(1), parts[i + 1]);
-    else headers.set(parts[i], parts[i + 1]);
+export function applyEdits(headers, edits) {
+  if (!edits) return;
+  const parts = edits.split('\n');
+  for (let i = 0; i + 2 < parts.length; i += 3) {
+    const [mode, name, value] = [parts[i], parts[i + 1], parts[i + 2]];
+    if (mode === 'a') headers.append(name, value);
+    else if (mode === 'm') { if (!headers.has(name)) headers.set(name, value); }
+    else headers.set(name, value);
   }
-}
-
-/** Sets each header of `lines` that `headers` does not have yet. */
-export function setMissing(headers, lines) {
-  if (!lines) return;
-  const parts = lines.split('\n');
-  for (let i = 0; i + 1 < parts.length; i += 2) if (!headers.has(parts[i])) headers.set(parts[i], parts[i + 1]);
 }
 
 /**
@@ -42,9 +38,9 @@ export function relay(response, dropNames, dropPrefixes) {
 }
 
 /** A response the gateway produces itself. */
-export function answer(status, lines, body) {
+export function answer(status, edits, body) {
   const headers = new Headers();
-  setLines(headers, lines);
+  applyEdits(headers, edits);
   return new Response(body === null ? null : body, { status, headers });
 }
 

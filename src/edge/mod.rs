@@ -20,16 +20,15 @@ use worker::{Context, Env, Result};
 
 use crate::access_log::{self, AccessRecord};
 use crate::config::Config;
-use crate::cors::Preflight;
 use crate::event::{Event, Kind};
 use crate::extract::bearer_token;
-use crate::path::{normalize, split_url, NormalizedPath};
-use crate::policy::{authorize, Access};
+use crate::gateway::{self, Authorized, HeaderEdit, OriginFailure, RequestHead, Start};
+use crate::path::{split_url, NormalizedPath};
 use crate::principal::Principal;
 use crate::problem::AnswerContext;
 use crate::reason::{Reason, Refusal};
 use crate::request_id::{choose, RequestIds};
-use crate::routes::{Route, RouteLookup};
+use crate::routes::Route;
 use crate::token::UnverifiedToken;
 use crate::token_cache::TokenCache;
 use crate::verify::authenticate;
@@ -97,9 +96,8 @@ struct Outcome {
     verify_ms: u64,
     rate_limit_ms: u64,
     origin_ms: u64,
-    /// Headers for the answer besides the security headers (CORS, rate-limit state), as
-    /// `glue` lines.
-    extra_headers: String,
+    /// Headers for the answer besides the security headers (CORS, rate-limit state).
+    edits: Vec<HeaderEdit>,
 }
 
 impl Outcome {
@@ -151,9 +149,9 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         Err(refusal) => (exchange.refuse(refusal)?, Outcome::refused(refusal.reason, None)),
     };
 
-    let mut extra = outcome.extra_headers;
-    glue::push_line(&mut extra, "x-request-id", &exchange.ids.request_id);
-    respond::finish(&response, config.as_ref().ok().map(|c| &**c), outcome.forwarded, &extra)?;
+    let mut edits = outcome.edits;
+    edits.push(HeaderEdit::set("x-request-id", exchange.ids.request_id.as_str()));
+    respond::finish(&response, config.as_ref().ok().map(|c| &**c), outcome.forwarded, &edits)?;
 
     let log = config
         .as_ref()
@@ -188,6 +186,7 @@ fn refused(exchange: &Exchange, refusal: Refusal, route: Option<&Route>) -> Resu
     Ok((exchange.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
 }
 
+/// The pipeline: each decision is `gateway`'s; this awaits the I/O between them.
 /// `url` is the request's URL, read once by `handle`.
 async fn serve(
     request: Request,
@@ -198,76 +197,68 @@ async fn serve(
     exchange: &Exchange,
 ) -> Result<(Response, Outcome)> {
     let (raw_path, query) = split_url(url);
-    let path = match normalize(raw_path) {
-        Ok(path) => path,
-        Err(problem) => return refused(exchange, Refusal::new(Reason::PathInvalid, problem.describe()), None),
-    };
     let method = request.method();
-    if config.health_path.as_deref() == Some(path.as_str()) && (method == "GET" || method == "HEAD") {
-        return Ok((health::answer(config, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
-    }
     let origin = header(&request, "origin");
-
-    if method == "OPTIONS" {
-        if let (Some(origin), Some(requested)) = (origin.as_deref(), header(&request, "access-control-request-method")) {
-            let requested_headers = header(&request, "access-control-request-headers");
-            return preflight(exchange, config, &path, origin, &requested, requested_headers.as_deref());
-        }
-    }
-
-    let (route, params) = match config.routes.lookup(&method, &path) {
-        RouteLookup::Found { route, params } => (route, params),
-        RouteLookup::MethodNotAllowed { allow } => {
-            let refusal =
-                Refusal::new(Reason::MethodNotAllowed, format!("{method} is not allowed on this path")).with_allow(allow.join(", "));
-            return refused(exchange, refusal, None);
-        }
-        RouteLookup::NotFound => return refused(exchange, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None),
+    let preflight = method == "OPTIONS";
+    let (acr_method, acr_headers) = if preflight {
+        (header(&request, "access-control-request-method"), header(&request, "access-control-request-headers"))
+    } else {
+        (None, None)
     };
+    let head = RequestHead {
+        method: &method,
+        raw_path,
+        origin: origin.as_deref(),
+        access_control_request_method: acr_method.as_deref(),
+        access_control_request_headers: acr_headers.as_deref(),
+    };
+    let admitted = match gateway::start(config, head) {
+        Start::Health => {
+            return Ok((health::answer(config, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
+        }
+        Start::Preflight { route, headers } => {
+            return Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }));
+        }
+        Start::Refuse { refusal, route } => return refused(exchange, refusal, route),
+        Start::Admit(admitted) => admitted,
+    };
+    let route = admitted.route;
 
     let verify_started = now_ms();
-    // The principal is kept for the log even when authorization refuses it.
-    let (principal, mut refusal) = match &route.access {
-        Access::Public => (None, None),
-        Access::Authenticated(requirements) => match authenticate_request(&request, env, ctx, config).await {
-            Ok(principal) => {
-                let refusal = authorize(requirements, &principal, &params, &config.authority).err();
-                (Some(principal), refusal)
-            }
-            Err(refusal) => (None, Some(refusal)),
-        },
-    };
+    let authentication = if admitted.needs_token() { Some(authenticate_request(&request, env, ctx, config).await) } else { None };
+    let authorized = gateway::authorize(&admitted, authentication, &config.authority);
     let verify_ms = now_ms().saturating_sub(verify_started);
 
     let limit_started = now_ms();
-    let mut extra_headers = String::new();
-    if let (None, Some(limit)) = (&refusal, &route.rate_limit) {
-        let client_ip = header(&request, "cf-connecting-ip");
-        let (limited, headers) = apply_rate_limit(env, limit, principal.as_ref(), client_ip.as_deref(), exchange, config.log.level).await;
-        refusal = limited;
-        for (name, value) in headers {
-            glue::push_line(&mut extra_headers, name, &value);
+    let mut edits = Vec::new();
+    let mut refusal = None;
+    if let Some((limit, bucket)) = gateway::rate_limit_check(&admitted, &authorized, || header(&request, "cf-connecting-ip")) {
+        let outcome = gateway::after_limiter(limit, limiter::check(env, limit, &bucket).await);
+        if let Some(err) = &outcome.failure {
+            let event = Event::new(Kind::RateLimiterUnavailable)
+                .with("limit", limit.name.as_str())
+                .with("failure_mode", serde_json::to_value(limit.failure_mode).unwrap_or_default())
+                .with("detail", err.as_str());
+            log::emit(&event, Some(&exchange.ids.request_id), config.log.level);
         }
+        refusal = outcome.refusal;
+        edits = outcome.edits;
     }
     let rate_limit_ms = now_ms().saturating_sub(limit_started);
-    if let Some(cors) = &route.cors {
-        for (name, value) in cors.response_headers(origin.as_deref()) {
-            // Vary is appended to the origin's own; the rest belongs to the route's policy.
-            glue::push_line(&mut extra_headers, if name == "vary" { "+vary" } else { name }, &value);
-        }
-    }
+    edits.extend(gateway::cors_edits(Some(route), origin.as_deref()));
 
-    let (response, mut outcome) = match refusal {
+    let Authorized { principal, refusal: refused_by_policy } = authorized;
+    let (response, mut outcome) = match refused_by_policy.or(refusal) {
         Some(refusal) => {
             let (response, mut outcome) = refused(exchange, refusal, Some(route))?;
             outcome.principal = principal;
             (response, outcome)
         }
-        None => forward(&request, env, config, exchange, route, &path, query, principal).await?,
+        None => forward(&request, env, config, exchange, route, &admitted.path, query, principal).await?,
     };
     outcome.verify_ms = verify_ms;
     outcome.rate_limit_ms = rate_limit_ms;
-    outcome.extra_headers = extra_headers;
+    outcome.edits = edits;
     Ok((response, outcome))
 }
 
@@ -292,91 +283,21 @@ async fn forward(
     };
     let forwarded = proxy::forward(request, config, path, query, extra).await?;
     let origin_ms = now_ms().saturating_sub(started);
-    let refusal = match forwarded {
+    let failure = match forwarded {
         Forwarded::Response(response) => {
             let outcome = Outcome { route: Some(route.name.clone()), principal, forwarded: true, origin_ms, ..Outcome::default() };
             return Ok((response, outcome));
         }
-        Forwarded::Unreachable(err) => Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal(err),
-        Forwarded::TimedOut => Refusal::new(Reason::OriginTimeout, "the origin did not answer in time")
-            .with_internal(format!("no response headers within {} ms", config.origin_timeout_ms)),
+        Forwarded::Unreachable(err) => OriginFailure::Unreachable(err),
+        Forwarded::TimedOut => OriginFailure::TimedOut,
     };
-    let kind = if refusal.reason == Reason::OriginTimeout { Kind::OriginTimeout } else { Kind::OriginUnreachable };
+    let kind = if failure == OriginFailure::TimedOut { Kind::OriginTimeout } else { Kind::OriginUnreachable };
+    let refusal = gateway::origin_failed(failure, config);
     log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&exchange.ids.request_id), config.log.level);
     let mut outcome = Outcome::refused(refusal.reason, Some(route));
     outcome.principal = principal;
     outcome.origin_ms = origin_ms;
     Ok((exchange.refuse(&refusal)?, outcome))
-}
-
-type HeaderList = Vec<(&'static str, String)>;
-
-/// One round trip to the bucket's Durable Object: the refusal, if any (429, or 503 when
-/// the limiter fails closed), and the rate-limit headers for the answer.
-async fn apply_rate_limit(
-    env: &Env,
-    limit: &crate::rate_limit::RateLimit,
-    principal: Option<&Principal>,
-    client_ip: Option<&str>,
-    exchange: &Exchange,
-    level: crate::config::LogLevel,
-) -> (Option<Refusal>, HeaderList) {
-    let bucket = limit.bucket(principal, client_ip);
-    match limiter::check(env, limit, &bucket).await {
-        Ok(verdict) => {
-            let (policy, state) = crate::rate_limit::headers(limit, &verdict);
-            let mut headers = vec![("ratelimit-policy", policy), ("ratelimit", state)];
-            if verdict.allowed {
-                (None, headers)
-            } else {
-                let seconds = verdict.retry_after_seconds();
-                headers.push(("retry-after", seconds.to_string()));
-                (Some(Refusal::new(Reason::RateLimited, format!("rate limit {:?} exceeded; retry after {seconds} s", limit.name))), headers)
-            }
-        }
-        Err(err) => {
-            let event = Event::new(Kind::RateLimiterUnavailable)
-                .with("limit", limit.name.as_str())
-                .with("failure_mode", serde_json::to_value(limit.failure_mode).unwrap_or_default())
-                .with("detail", err.as_str());
-            log::emit(&event, Some(&exchange.ids.request_id), level);
-            match limit.failure_mode {
-                crate::rate_limit::FailureMode::Open => (None, Vec::new()),
-                crate::rate_limit::FailureMode::Closed => (
-                    Some(
-                        Refusal::new(Reason::RateLimiterUnavailable, "the rate limiter is unavailable")
-                            .with_internal(err)
-                            .with_retry_after(1),
-                    ),
-                    Vec::new(),
-                ),
-            }
-        }
-    }
-}
-
-/// Answers a CORS preflight at the edge, without a token.
-fn preflight(
-    exchange: &Exchange,
-    config: &Config,
-    path: &NormalizedPath,
-    origin: &str,
-    method: &str,
-    headers: Option<&str>,
-) -> Result<(Response, Outcome)> {
-    let route = match config.routes.lookup(method, path) {
-        RouteLookup::Found { route, .. } => route,
-        _ => return refused(exchange, Refusal::new(Reason::CorsPreflightDenied, "no route allows this method on this path"), None),
-    };
-    let Some(cors) = &route.cors else {
-        return refused(exchange, Refusal::new(Reason::CorsPreflightDenied, "CORS is not enabled for this route"), Some(route));
-    };
-    match cors.preflight(origin, method, headers) {
-        Preflight::Allowed(headers) => {
-            Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }))
-        }
-        Preflight::Denied(why) => refused(exchange, Refusal::new(Reason::CorsPreflightDenied, why), Some(route)),
-    }
 }
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.

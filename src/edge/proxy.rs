@@ -11,9 +11,10 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, AbortSignal, Request, RequestRedirect};
 use worker::Result;
 
-use super::glue::{self, push_line, string_array, string_set};
+use super::glue::{self, string_array, string_set};
 use crate::config::Config;
 use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
+use crate::gateway::HeaderEdit;
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
 use crate::request_id::RequestIds;
@@ -87,16 +88,14 @@ pub async fn forward(
         }
         None => with_drop_lists(config, |lists| glue::copy_without(&incoming, &lists.request, &lists.request_prefixes))?,
     };
-    let mut lines = String::with_capacity(512);
-    for (name, value) in extra.principal.map(identity_headers).unwrap_or_default() {
-        push_line(&mut lines, name, &value);
-    }
+    let mut edits: Vec<HeaderEdit> =
+        extra.principal.map(identity_headers).unwrap_or_default().into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
     if let Some(secret) = extra.origin_secret {
-        push_line(&mut lines, ORIGIN_SECRET_HEADER, secret);
+        edits.push(HeaderEdit::set(ORIGIN_SECRET_HEADER, secret));
     }
-    push_line(&mut lines, "x-request-id", &extra.ids.request_id);
-    push_line(&mut lines, "traceparent", &extra.ids.traceparent);
-    glue::set_lines(&headers, &lines)?;
+    edits.push(HeaderEdit::set("x-request-id", extra.ids.request_id.as_str()));
+    edits.push(HeaderEdit::set("traceparent", extra.ids.traceparent.as_str()));
+    glue::apply_edits(&headers, &edits)?;
 
     let method = request.method();
     let init = web_sys::RequestInit::new();

@@ -6,18 +6,16 @@ use std::cell::OnceCell;
 use worker::web_sys::Response;
 use worker::Result;
 
-use super::glue::{self, push_line};
+use super::glue;
 use crate::config::Config;
+use crate::gateway::{HeaderEdit, HeaderMode};
 use crate::problem::{refusal_answer, Answer, AnswerContext};
 use crate::reason::Refusal;
 use crate::security_headers::SecurityHeaders;
 
 pub fn answer(answer: Answer) -> Result<Response> {
-    let mut lines = String::new();
-    for (name, value) in &answer.headers {
-        push_line(&mut lines, name, value);
-    }
-    Ok(glue::answer(answer.status, &lines, Some(answer.body))?)
+    let edits: Vec<HeaderEdit> = answer.headers.into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
+    Ok(glue::answer(answer.status, &edits, Some(answer.body))?)
 }
 
 pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Result<Response> {
@@ -25,40 +23,41 @@ pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Result<Response
 }
 
 /// 204 with the given headers (a successful CORS preflight).
-pub fn no_content(headers: &[(&'static str, String)]) -> Result<Response> {
-    let mut lines = String::new();
-    for (name, value) in headers {
-        push_line(&mut lines, name, value);
-    }
-    Ok(glue::answer(204, &lines, None)?)
+pub fn no_content(edits: &[HeaderEdit]) -> Result<Response> {
+    Ok(glue::answer(204, edits, None)?)
 }
 
 thread_local! {
-    static SECURITY_LINES: OnceCell<String> = const { OnceCell::new() };
+    /// The configured security headers, encoded once per isolate: for the gateway's own
+    /// answers (set) and for relayed ones (set where the origin has none).
+    static SECURITY: OnceCell<(String, String)> = const { OnceCell::new() };
 }
 
-fn security_lines(security: &SecurityHeaders) -> String {
-    let mut lines = String::new();
-    for (name, value) in &security.add {
-        push_line(&mut lines, name, value);
-    }
-    lines
+fn security_edits(security: &SecurityHeaders, mode: HeaderMode) -> Vec<HeaderEdit> {
+    security.add.iter().map(|(name, value)| HeaderEdit { name: name.clone().into(), value: value.clone(), mode }).collect()
 }
 
 /// Security headers on every answer: added where the origin did not set its own
 /// (`relayed`; leaky origin headers were already dropped by the relay), always on the
-/// gateway's own answers; then `extra` lines (request id, CORS, rate-limit state).
-pub fn finish(response: &Response, config: Option<&Config>, relayed: bool, extra: &str) -> Result<()> {
-    let headers = response.headers();
-    let lines = match config {
-        Some(config) => SECURITY_LINES.with(|cell| cell.get_or_init(|| security_lines(&config.security_headers)).clone()),
-        None => security_lines(&SecurityHeaders::default()),
+/// gateway's own answers; then `extra` edits (request id, CORS, rate-limit state).
+pub fn finish(response: &Response, config: Option<&Config>, relayed: bool, extra: &[HeaderEdit]) -> Result<()> {
+    let mut encoded = match config {
+        Some(config) => SECURITY.with(|cell| {
+            let (own, relayed_encoded) = cell.get_or_init(|| {
+                (
+                    glue::encode(&security_edits(&config.security_headers, HeaderMode::Set)),
+                    glue::encode(&security_edits(&config.security_headers, HeaderMode::SetIfMissing)),
+                )
+            });
+            if relayed {
+                relayed_encoded.clone()
+            } else {
+                own.clone()
+            }
+        }),
+        None => glue::encode(&security_edits(&SecurityHeaders::default(), HeaderMode::Set)),
     };
-    if relayed {
-        glue::set_missing(&headers, &lines)?;
-    } else {
-        glue::set_lines(&headers, &lines)?;
-    }
-    glue::set_lines(&headers, extra)?;
+    glue::encode_into(&mut encoded, extra);
+    glue::apply_encoded_edits(&response.headers(), &encoded)?;
     Ok(())
 }
