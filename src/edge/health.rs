@@ -5,14 +5,15 @@ use serde_json::json;
 use worker::web_sys::Response;
 use worker::Result;
 
-use crate::config::Config;
 use crate::key_cache::{freshness, Freshness};
 use crate::problem::Answer;
 
-use super::{keys, respond, state};
+use super::isolate::Isolate;
+use super::respond;
 
-pub fn answer(config: &Config, now: i64) -> Result<Response> {
-    let snapshot = keys::snapshot();
+pub fn answer(isolate: &Isolate, now: i64) -> Result<Response> {
+    let config = &isolate.config;
+    let snapshot = isolate.keys.snapshot();
     // Degraded while any tenant's key fetches are failing (decided on the state, not its JSON).
     let degraded = snapshot.iter().any(|(_, _, state, _)| state.failures > 0);
     let tenants: Vec<_> = snapshot
@@ -40,10 +41,10 @@ pub fn answer(config: &Config, now: i64) -> Result<Response> {
     let body = json!({
         "status": if degraded { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
-        "config_digest": state::config_digest(),
+        "config_digest": isolate.config_digest,
         "routes": config.routes.routes().len(),
         "key_cache": tenants,
-        "counters": keys::counters(),
+        "counters": isolate.keys.counters(),
     });
     respond::answer(Answer {
         status: 200,

@@ -17,7 +17,7 @@ use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Context, Delay, Env};
 
-use crate::config::{Config, LogLevel};
+use crate::config::LogLevel;
 use crate::discovery::{checked_jwks_uri, metadata_url, OpenIdMetadata};
 use crate::event::{Event, Kind};
 use crate::jwks::{parse_jwks, KeySet, SigningKey};
@@ -28,8 +28,9 @@ use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
 use crate::verify::TenantKeys;
 
+use super::isolate::Isolate;
+use super::runtime::{now_ms, within};
 use super::webcrypto::WebCrypto;
-use super::{now_ms, within};
 
 use crate::bindings::JWKS_CACHE as KV_BINDING;
 /// Metadata and JWKS documents larger than this are not what Entra serves.
@@ -44,60 +45,61 @@ struct Slot {
     keys: Option<Keys>,
 }
 
-thread_local! {
-    static SLOTS: RefCell<HashMap<CacheKey, Slot>> = RefCell::new(HashMap::new());
-    static COUNTERS: RefCell<KeyCounters> = RefCell::new(KeyCounters::default());
+/// This isolate's key sets and counters (part of `Isolate`).
+#[derive(Default)]
+pub struct KeyStore {
+    slots: RefCell<HashMap<CacheKey, Slot>>,
+    counters: RefCell<KeyCounters>,
 }
 
-fn with_slot<R>(key: &CacheKey, f: impl FnOnce(&mut Slot) -> R) -> R {
-    SLOTS.with(|slots| f(slots.borrow_mut().entry(key.clone()).or_default()))
-}
+impl KeyStore {
+    fn with_slot<R>(&self, key: &CacheKey, f: impl FnOnce(&mut Slot) -> R) -> R {
+        f(self.slots.borrow_mut().entry(key.clone()).or_default())
+    }
 
-pub fn count(f: impl FnOnce(&mut KeyCounters)) {
-    COUNTERS.with(|c| f(&mut c.borrow_mut()));
-}
+    pub fn count(&self, f: impl FnOnce(&mut KeyCounters)) {
+        f(&mut self.counters.borrow_mut());
+    }
 
-pub fn counters() -> KeyCounters {
-    COUNTERS.with(|c| *c.borrow())
-}
+    pub fn counters(&self) -> KeyCounters {
+        *self.counters.borrow()
+    }
 
-/// Cache state of every tenant this isolate has seen: (tenant, version, state, key count).
-pub fn snapshot() -> Vec<(TenantId, TokenVersion, KeyState, usize)> {
-    SLOTS.with(|slots| {
-        let mut rows: Vec<_> = slots
+    /// Cache state of every tenant this isolate has seen: (tenant, version, state, key count).
+    pub fn snapshot(&self) -> Vec<(TenantId, TokenVersion, KeyState, usize)> {
+        let mut rows: Vec<_> = self
+            .slots
             .borrow()
             .iter()
             .map(|((tenant, version), slot)| (tenant.clone(), *version, slot.state.clone(), slot.keys.as_ref().map_or(0, |k| k.keys.len())))
             .collect();
         rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         rows
-    })
-}
+    }
 
-/// The refresh generation of a tenant's keys, noted by a request before it looks at them.
-pub fn generation(tenant: &TenantId, version: TokenVersion) -> u64 {
-    with_slot(&(tenant.clone(), version), |slot| slot.state.generation())
-}
+    /// The refresh generation of a tenant's keys, noted by a request before it looks at them.
+    pub fn generation(&self, tenant: &TenantId, version: TokenVersion) -> u64 {
+        self.with_slot(&(tenant.clone(), version), |slot| slot.state.generation())
+    }
 
-/// True when the keys currently held for the tenant still vouch for a token signed with
-/// `kid`: the key is still published (a retired key is not) and still bound to the
-/// token's issuer and to the metadata's cloud (the checks `verify::authenticate` made).
-pub fn still_trusts(tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
-    SLOTS.with(|slots| {
-        slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|keys| keys.still_trusts(kid, tenant))
-    })
+    /// True when the keys currently held for the tenant still vouch for a token signed with
+    /// `kid`: the key is still published (a retired key is not) and still bound to the
+    /// token's issuer and to the metadata's cloud (the checks `verify::authenticate` made).
+    pub fn still_trusts(&self, tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
+        self.slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|keys| keys.still_trusts(kid, tenant))
+    }
 }
 
 fn log(source: &KeySource, kind: Kind, tenant: &TenantId, version: TokenVersion, detail: &str) {
     let event = Event::new(kind).with("tenant", tenant.as_str()).with("version", version.as_str()).with("detail", detail);
-    super::log::emit(&event, None, source.config.log.level);
+    super::log::emit(&event, None, source.isolate.config.log.level);
 }
 
 /// Everything a refresh needs, owned, so it can outlive the request that started it.
 #[derive(Clone)]
 pub struct KeySource {
     pub env: Env,
-    pub config: Rc<Config>,
+    pub isolate: Rc<Isolate>,
     pub backend: WebCrypto,
 }
 
@@ -115,18 +117,18 @@ pub async fn keys_for(
     now: i64,
 ) -> Result<Keys, Refusal> {
     let key = (tenant.clone(), version);
-    let (plan, cached) = with_slot(&key, |slot| (slot.state.plan(now, &source.config.keys), slot.keys.clone()));
+    let (plan, cached) = source.isolate.keys.with_slot(&key, |slot| (slot.state.plan(now, &source.isolate.config.keys), slot.keys.clone()));
     match (plan, cached) {
         (Plan::Use, Some(keys)) => {
-            count(|c| c.memory_hits += 1);
+            source.isolate.keys.count(|c| c.memory_hits += 1);
             Ok(keys)
         }
         (Plan::UseAndRefresh, Some(keys)) => {
-            count(|c| c.stale_serves += 1);
-            if !is_refreshing(&key, &source.config) {
+            source.isolate.keys.count(|c| c.stale_serves += 1);
+            if !is_refreshing(source, &key) {
                 // Marked as in flight now, not when the runtime first polls the background
                 // task: this very request may meet an unknown kid next and must join it.
-                with_slot(&key, |slot| slot.state.begin_refresh(now_ms()));
+                source.isolate.keys.with_slot(&key, |slot| slot.state.begin_refresh(now_ms()));
                 let (source, key) = (source.clone(), key.clone());
                 ctx.wait_until(async move {
                     let _ = run_refresh(&source, &key, now, None).await;
@@ -135,13 +137,13 @@ pub async fn keys_for(
             Ok(keys)
         }
         (Plan::Unavailable { retry_after }, _) => {
-            count(|c| c.unavailable += 1);
+            source.isolate.keys.count(|c| c.unavailable += 1);
             Err(unavailable(retry_after))
         }
         _ => {
-            let result = if is_refreshing(&key, &source.config) {
-                wait_for_refresh(&key, &source.config).await;
-                with_slot(&key, |slot| match (&slot.keys, &slot.state.last_error) {
+            let result = if is_refreshing(source, &key) {
+                wait_for_refresh(source, &key).await;
+                source.isolate.keys.with_slot(&key, |slot| match (&slot.keys, &slot.state.last_error) {
                     (Some(keys), None) => Ok(keys.clone()),
                     (_, Some(error)) => Err(error.clone()),
                     (None, None) => Err("the refresh in flight was abandoned".to_string()),
@@ -150,8 +152,8 @@ pub async fn keys_for(
                 lead_refresh(source, &key, now, Some(kid)).await
             };
             result.map_err(|_| {
-                count(|c| c.unavailable += 1);
-                unavailable(with_slot(&key, |slot| slot.state.retry_after(now)))
+                source.isolate.keys.count(|c| c.unavailable += 1);
+                unavailable(source.isolate.keys.with_slot(&key, |slot| slot.state.retry_after(now)))
             })
         }
     }
@@ -174,30 +176,30 @@ pub async fn after_unknown_kid(
     current: Keys,
 ) -> Keys {
     let key = (tenant.clone(), version);
-    let settings = &source.config.keys;
+    let settings = &source.isolate.config.keys;
     loop {
         // Another request may have just brought the kid.
-        let latest = with_slot(&key, |slot| slot.keys.clone()).unwrap_or_else(|| current.clone());
+        let latest = source.isolate.keys.with_slot(&key, |slot| slot.keys.clone()).unwrap_or_else(|| current.clone());
         if latest.keys.find(kid).is_some() {
             return latest;
         }
         let now_ms = now_ms();
         let now = (now_ms / 1000) as i64;
-        match with_slot(&key, |slot| slot.state.unknown_kid(kid, now, now_ms, seen_generation, settings)) {
+        match source.isolate.keys.with_slot(&key, |slot| slot.state.unknown_kid(kid, now, now_ms, seen_generation, settings)) {
             UnknownKid::Refuse { cause } => {
-                count(|c| match cause {
+                source.isolate.keys.count(|c| match cause {
                     RefuseCause::NegativeCache => c.negative_cache_hits += 1,
                     _ => c.refresh_refused_cooldown += 1,
                 });
                 return latest;
             }
             // The refresh ends (or is presumed abandoned) within its deadline; then ask again.
-            UnknownKid::Join => wait_for_refresh(&key, &source.config).await,
+            UnknownKid::Join => wait_for_refresh(source, &key).await,
             UnknownKid::Refresh => {
                 return match lead_refresh(source, &key, now, Some(kid)).await {
                     Ok(keys) => {
                         if keys.keys.find(kid).is_none() {
-                            with_slot(&key, |slot| slot.state.still_unknown(kid, now, settings));
+                            source.isolate.keys.with_slot(&key, |slot| slot.state.still_unknown(kid, now, settings));
                         }
                         keys
                     }
@@ -208,21 +210,21 @@ pub async fn after_unknown_kid(
     }
 }
 
-fn is_refreshing(key: &CacheKey, config: &Config) -> bool {
-    with_slot(key, |slot| slot.state.refreshing(now_ms(), &config.keys))
+fn is_refreshing(source: &KeySource, key: &CacheKey) -> bool {
+    source.isolate.keys.with_slot(key, |slot| slot.state.refreshing(now_ms(), &source.isolate.config.keys))
 }
 
 /// This request refreshes the keys (single flight: callers check [`is_refreshing`] or got
 /// `UnknownKid::Refresh` first, with no await in between).
 async fn lead_refresh(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
-    with_slot(key, |slot| slot.state.begin_refresh(now_ms()));
+    source.isolate.keys.with_slot(key, |slot| slot.state.begin_refresh(now_ms()));
     run_refresh(source, key, now, wanted_kid).await
 }
 
 /// The body of a refresh already marked as in flight; marks it ended, whatever the outcome.
 async fn run_refresh(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
     let result = refresh_tiers(source, key, now, wanted_kid).await;
-    with_slot(key, |slot| slot.state.end_refresh());
+    source.isolate.keys.with_slot(key, |slot| slot.state.end_refresh());
     result
 }
 
@@ -231,8 +233,8 @@ async fn run_refresh(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: O
 /// Waiters poll isolate memory on their own timer instead of awaiting the leader's
 /// future: the runtime cancels a request that waits only on another request's I/O as
 /// hung.
-async fn wait_for_refresh(key: &CacheKey, config: &Config) {
-    while is_refreshing(key, config) {
+async fn wait_for_refresh(source: &KeySource, key: &CacheKey) {
+    while is_refreshing(source, key) {
         Delay::from(Duration::from_millis(5)).await;
     }
 }
@@ -240,18 +242,18 @@ async fn wait_for_refresh(key: &CacheKey, config: &Config) {
 /// KV first (another isolate or the cron may have refreshed), then the authority.
 async fn refresh_tiers(source: &KeySource, key: &CacheKey, now: i64, wanted_kid: Option<&str>) -> Result<Keys, String> {
     let (tenant, version) = key;
-    let settings = &source.config.keys;
-    let held_since = with_slot(key, |slot| slot.state.fetched_at);
+    let settings = &source.isolate.config.keys;
+    let held_since = source.isolate.keys.with_slot(key, |slot| slot.state.fetched_at);
 
     if let Some(document) = read_kv(source, tenant, *version).await {
         // Cheap pre-check (freshness, age) before importing the keys; then the full rule.
         if accept_kv_copy(document.fetched_at, held_since, true, now, settings) {
-            match load_document(&source.backend, &document, source.config.log.level).await {
+            match load_document(&source.backend, &document, source.isolate.config.log.level).await {
                 Ok(keys) => {
                     let holds_wanted = wanted_kid.is_none_or(|kid| keys.keys.find(kid).is_some());
                     if accept_kv_copy(document.fetched_at, held_since, holds_wanted, now, settings) {
-                        count(|c| c.kv_hits += 1);
-                        install(key, keys.clone(), document.fetched_at);
+                        source.isolate.keys.count(|c| c.kv_hits += 1);
+                        install(source, key, keys.clone(), document.fetched_at);
                         return Ok(keys);
                     }
                 }
@@ -267,26 +269,26 @@ async fn refresh_tiers(source: &KeySource, key: &CacheKey, now: i64, wanted_kid:
 /// every outcome is counted and logged and updates the tenant's cache state.
 async fn refresh_from_authority(source: &KeySource, key: &CacheKey, now: i64) -> Result<Keys, String> {
     let (tenant, version) = key;
-    with_slot(key, |slot| slot.state.record_attempt(now));
+    source.isolate.keys.with_slot(key, |slot| slot.state.record_attempt(now));
     match fetch_from_authority(source, tenant, *version, now).await {
         Ok((keys, document)) => {
-            count(|c| c.authority_fetches += 1);
-            install(key, keys.clone(), now);
+            source.isolate.keys.count(|c| c.authority_fetches += 1);
+            install(source, key, keys.clone(), now);
             log(source, Kind::KeysFetched, tenant, *version, &format!("{} keys", keys.keys.len()));
             write_kv(source, tenant, *version, &document).await;
             Ok(keys)
         }
         Err(err) => {
-            count(|c| c.authority_failures += 1);
-            with_slot(key, |slot| slot.state.record_failure(err.clone()));
+            source.isolate.keys.count(|c| c.authority_failures += 1);
+            source.isolate.keys.with_slot(key, |slot| slot.state.record_failure(err.clone()));
             log(source, Kind::KeyFetchFailed, tenant, *version, &err);
             Err(err)
         }
     }
 }
 
-fn install(key: &CacheKey, keys: Keys, fetched_at: i64) {
-    with_slot(key, |slot| {
+fn install(source: &KeySource, key: &CacheKey, keys: Keys, fetched_at: i64) {
+    source.isolate.keys.with_slot(key, |slot| {
         slot.keys = Some(keys);
         slot.state.record_success(fetched_at);
     });
@@ -295,7 +297,7 @@ fn install(key: &CacheKey, keys: Keys, fetched_at: i64) {
 /// The cron refresh: fetch every configured tenant's keys whose KV copy is past half its
 /// refresh time, so user requests rarely wait for the authority.
 pub async fn scheduled_refresh(source: &KeySource, now: i64) {
-    let config = source.config.clone();
+    let config = &source.isolate.config;
     for tenant in &config.tenants {
         for version in &config.token_versions {
             let kv_fetched_at = read_kv(source, tenant, *version).await.map(|doc| doc.fetched_at);
@@ -314,7 +316,7 @@ async fn fetch_from_authority(
     version: TokenVersion,
     now: i64,
 ) -> Result<(Keys, KeyDocument), String> {
-    let config = &source.config;
+    let config = &source.isolate.config;
     let timeout = Duration::from_millis(config.keys.fetch_timeout_ms);
     let app_id = config.keys.app_id.as_deref();
     let metadata_json = fetch_document(&metadata_url(&config.authority, tenant, version, app_id), timeout).await?;
@@ -322,7 +324,7 @@ async fn fetch_from_authority(
     let jwks_uri = checked_jwks_uri(&metadata.jwks_uri, &config.authority, &config.keys.allowed_jwks_hosts, app_id)?;
     let jwks = fetch_document(&jwks_uri, timeout).await?;
     let document = KeyDocument { fetched_at: now, metadata, jwks };
-    let keys = load_document(&source.backend, &document, source.config.log.level).await?;
+    let keys = load_document(&source.backend, &document, source.isolate.config.log.level).await?;
     Ok((keys, document))
 }
 
@@ -365,7 +367,7 @@ async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -
             return None;
         }
     };
-    match kv.get(&kv_key(&source.config.authority, tenant, version, source.config.keys.app_id.as_deref())).text().await {
+    match kv.get(&kv_key(&source.isolate.config.authority, tenant, version, source.isolate.config.keys.app_id.as_deref())).text().await {
         Ok(Some(text)) => {
             serde_json::from_str(&text).map_err(|e| log(source, Kind::KvDocumentUnusable, tenant, version, &e.to_string())).ok()
         }
@@ -381,11 +383,12 @@ async fn write_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion, 
     let Ok(kv) = source.env.kv(KV_BINDING) else { return };
     let Ok(text) = serde_json::to_string(document) else { return };
     // KV's minimum TTL is 60 s; keep the document as long as it may be served stale.
-    let ttl = source.config.keys.max_stale_seconds.max(60);
-    let result = match kv.put(&kv_key(&source.config.authority, tenant, version, source.config.keys.app_id.as_deref()), text) {
-        Ok(put) => put.expiration_ttl(ttl).execute().await,
-        Err(err) => Err(err),
-    };
+    let ttl = source.isolate.config.keys.max_stale_seconds.max(60);
+    let result =
+        match kv.put(&kv_key(&source.isolate.config.authority, tenant, version, source.isolate.config.keys.app_id.as_deref()), text) {
+            Ok(put) => put.expiration_ttl(ttl).execute().await,
+            Err(err) => Err(err),
+        };
     if let Err(err) = result {
         log(source, Kind::KvWriteFailed, tenant, version, &err.to_string());
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue, State};
 
-use super::within;
+use super::runtime::within;
 use crate::rate_limit::{decide, RateLimit, Verdict, Window};
 
 pub const BINDING: &str = crate::bindings::RATE_LIMITER;
@@ -37,7 +37,7 @@ impl DurableObject for EdgeRateLimiter {
         if let Err(err) = state.storage().sql().exec("CREATE TABLE IF NOT EXISTS windows (id TEXT PRIMARY KEY, tat INTEGER NOT NULL)", None)
         {
             // The object shares the worker's configuration (and so its log_level) when it is valid.
-            let level = super::state::config(&env).map_or(crate::config::LogLevel::Info, |c| c.log.level);
+            let level = super::isolate::get(&env).map_or(crate::config::LogLevel::Info, |i| i.config.log.level);
             let event = crate::event::Event::new(crate::event::Kind::RateLimiterStorageFailed).with("detail", err.to_string());
             super::log::emit(&event, None, level);
         }

@@ -1,25 +1,26 @@
-//! The worker shell: I/O only. Each step's decision is made by the pure core:
-//! ids → path → route → (preflight | health) → token → principal → policy → origin,
-//! then security headers and one access-log line.
+//! The worker shell: I/O only. Every decision is the pure core's (`crate::gateway` for the
+//! pipeline, `crate::key_cache` for keys); `serve` awaits the I/O between them:
+//! ids → `gateway::start` → (health | preflight | refusal | token → principal → policy →
+//! rate limit → origin), then security headers and one access-log line. Per-isolate state
+//! is one `Isolate` value (`isolate.rs`).
 
 mod glue;
 mod health;
+mod isolate;
 mod keys;
 mod limiter;
 mod log;
 mod proxy;
 mod respond;
-mod state;
+mod runtime;
 mod webcrypto;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use worker::web_sys::{Request, Response};
 use worker::{Context, Env, Result};
 
 use crate::access_log::{self, AccessRecord};
-use crate::config::Config;
 use crate::event::{Event, Kind};
 use crate::extract::bearer_token;
 use crate::gateway::{self, Authorized, HeaderEdit, OriginFailure, RequestHead, Start};
@@ -30,11 +31,12 @@ use crate::reason::{Reason, Refusal};
 use crate::request_id::{choose, RequestIds};
 use crate::routes::Route;
 use crate::token::UnverifiedToken;
-use crate::token_cache::TokenCache;
 use crate::verify::authenticate;
 
+use self::isolate::Isolate;
 use self::keys::KeySource;
 use self::proxy::Forwarded;
+use self::runtime::{now_ms, now_seconds, random_bytes};
 use self::webcrypto::WebCrypto;
 
 use crate::bindings::ORIGIN_SECRET as ORIGIN_SECRET_BINDING;
@@ -42,35 +44,11 @@ use crate::bindings::ORIGIN_SECRET as ORIGIN_SECRET_BINDING;
 /// Realm used before (or without) a valid configuration.
 const FALLBACK_REALM: &str = "entra-edge";
 
-thread_local! {
-    static TOKEN_CACHE: RefCell<Option<TokenCache>> = const { RefCell::new(None) };
-}
-
-/// Runs `future` for at most `timeout` (a runtime timer); `None` when time ran out.
-pub(crate) async fn within<T>(timeout: std::time::Duration, future: impl std::future::Future<Output = T>) -> Option<T> {
-    use futures_util::future::{select, Either};
-    let future = std::pin::pin!(future);
-    let timer = std::pin::pin!(worker::Delay::from(timeout));
-    match select(future, timer).await {
-        Either::Left((value, _)) => Some(value),
-        Either::Right(_) => None,
-    }
-}
-
-/// Milliseconds since the epoch, without allocating a JS `Date`.
-pub(crate) fn now_ms() -> u64 {
-    worker::js_sys::Date::now() as u64
-}
-
-fn now_seconds() -> i64 {
-    (now_ms() / 1000) as i64
-}
-
 /// The cron trigger: refresh configured tenants' keys ahead of expiry.
 pub async fn scheduled(env: Env) {
-    let Ok(config) = state::config(&env) else { return };
+    let Ok(isolate) = isolate::get(&env) else { return };
     let Ok(backend) = WebCrypto::new() else { return };
-    keys::scheduled_refresh(&KeySource { env, config, backend }, now_seconds()).await;
+    keys::scheduled_refresh(&KeySource { env, isolate, backend }, now_seconds()).await;
 }
 
 /// Per-request facts every answer needs.
@@ -106,13 +84,6 @@ impl Outcome {
     }
 }
 
-fn random_bytes() -> [u8; 24] {
-    let mut bytes = [0u8; 24];
-    // Without entropy the ids are merely not unique; that must not fail the request.
-    let _ = getrandom::getrandom(&mut bytes);
-    bytes
-}
-
 /// A request header (the runtime's `Headers.get`; absent and unreadable are alike).
 fn header(request: &Request, name: &str) -> Option<String> {
     request.headers().get(name).ok().flatten()
@@ -125,21 +96,21 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
     let url = request.url();
     let path = split_url(&url).0.to_string();
 
-    let config = state::config(&env);
-    let (realm, debug) = match &config {
-        Ok(config) => (config.realm.clone(), config.debug),
+    let isolate = isolate::get(&env);
+    let (realm, debug) = match &isolate {
+        Ok(isolate) => (isolate.config.realm.clone(), isolate.config.debug),
         Err(_) => (FALLBACK_REALM.to_string(), false),
     };
     let exchange = Exchange { ids, realm, debug };
-    let (response, outcome) = match &config {
-        Ok(config) => match serve(request, &url, &env, &ctx, config, &exchange).await {
+    let (response, outcome) = match &isolate {
+        Ok(isolate) => match serve(request, &url, &env, &ctx, isolate, &exchange).await {
             Ok(done) => done,
             Err(err) => {
                 // A runtime error (not an input problem): a sanitized 500, details in the log.
                 log::emit(
                     &Event::new(Kind::InternalError).with("detail", err.to_string()),
                     Some(&exchange.ids.request_id),
-                    config.log.level,
+                    isolate.config.log.level,
                 );
                 let refusal =
                     Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
@@ -151,11 +122,11 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
 
     let mut edits = outcome.edits;
     edits.push(HeaderEdit::set("x-request-id", exchange.ids.request_id.as_str()));
-    respond::finish(&response, config.as_ref().ok().map(|c| &**c), outcome.forwarded, &edits)?;
+    respond::finish(&response, isolate.as_ref().ok().map(|i| &i.security_headers), outcome.forwarded, &edits)?;
 
-    let log = config
+    let log = isolate
         .as_ref()
-        .map(|c| c.log)
+        .map(|i| i.config.log)
         .unwrap_or(crate::config::LogSettings { level: crate::config::LogLevel::Info, user_ids: crate::config::UserIdForm::Omit });
     let record = AccessRecord {
         time_ms: started,
@@ -193,9 +164,10 @@ async fn serve(
     url: &str,
     env: &Env,
     ctx: &Context,
-    config: &Rc<Config>,
+    isolate: &Rc<Isolate>,
     exchange: &Exchange,
 ) -> Result<(Response, Outcome)> {
+    let config = &isolate.config;
     let (raw_path, query) = split_url(url);
     let method = request.method();
     let origin = header(&request, "origin");
@@ -214,7 +186,7 @@ async fn serve(
     };
     let admitted = match gateway::start(config, head) {
         Start::Health => {
-            return Ok((health::answer(config, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
+            return Ok((health::answer(isolate, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
         }
         Start::Preflight { route, headers } => {
             return Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }));
@@ -225,7 +197,7 @@ async fn serve(
     let route = admitted.route;
 
     let verify_started = now_ms();
-    let authentication = if admitted.needs_token() { Some(authenticate_request(&request, env, ctx, config).await) } else { None };
+    let authentication = if admitted.needs_token() { Some(authenticate_request(&request, env, ctx, isolate).await) } else { None };
     let authorized = gateway::authorize(&admitted, authentication, &config.authority);
     let verify_ms = now_ms().saturating_sub(verify_started);
 
@@ -254,7 +226,7 @@ async fn serve(
             outcome.principal = principal;
             (response, outcome)
         }
-        None => forward(&request, env, config, exchange, route, &admitted.path, query, principal).await?,
+        None => forward(&request, env, isolate, exchange, route, &admitted.path, query, principal).await?,
     };
     outcome.verify_ms = verify_ms;
     outcome.rate_limit_ms = rate_limit_ms;
@@ -266,7 +238,7 @@ async fn serve(
 async fn forward(
     request: &Request,
     env: &Env,
-    config: &Config,
+    isolate: &Isolate,
     exchange: &Exchange,
     route: &Route,
     path: &NormalizedPath,
@@ -281,7 +253,8 @@ async fn forward(
         ids: &exchange.ids,
         gateway_cors: route.cors.is_some(),
     };
-    let forwarded = proxy::forward(request, config, path, query, extra).await?;
+    let config = &isolate.config;
+    let forwarded = proxy::forward(request, config, &isolate.drop_lists, path, query, extra).await?;
     let origin_ms = now_ms().saturating_sub(started);
     let failure = match forwarded {
         Forwarded::Response(response) => {
@@ -301,51 +274,47 @@ async fn forward(
 }
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.
-async fn authenticate_request(request: &Request, env: &Env, ctx: &Context, config: &Rc<Config>) -> std::result::Result<Principal, Refusal> {
+async fn authenticate_request(
+    request: &Request,
+    env: &Env,
+    ctx: &Context,
+    isolate: &Rc<Isolate>,
+) -> std::result::Result<Principal, Refusal> {
+    let config = &isolate.config;
     let authorization = header(request, "authorization");
     let raw = bearer_token(authorization.as_deref())?;
     let now = now_seconds();
-    if let Some(principal) = cached_principal(raw, now, config.token_cache_size) {
-        keys::count(|c| c.token_cache_hits += 1);
+    if let Some(principal) = cached_principal(isolate, raw, now) {
+        isolate.keys.count(|c| c.token_cache_hits += 1);
         return Ok(principal);
     }
-    keys::count(|c| c.token_cache_misses += 1);
+    isolate.keys.count(|c| c.token_cache_misses += 1);
 
     let token = UnverifiedToken::parse(raw, config)?;
     let (tenant, version, kid) = (token.tenant().clone(), token.version(), token.kid().to_owned());
     let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, "WebCrypto is not available").with_internal(e))?;
-    let source = KeySource { env: env.clone(), config: config.clone(), backend };
+    let source = KeySource { env: env.clone(), isolate: isolate.clone(), backend };
 
     // Any refresh that completes from here on counts as tried for this request's kid.
-    let seen_generation = keys::generation(&tenant, version);
+    let seen_generation = isolate.keys.generation(&tenant, version);
     let mut keys = keys::keys_for(&source, ctx, &tenant, version, &kid, now).await?;
     if keys.keys.find(&kid).is_none() {
         // Possibly a rotation: refresh once, within the refresh discipline of `KeyState`.
         keys = keys::after_unknown_kid(&source, &tenant, version, &kid, seen_generation, keys).await;
     }
     let principal = authenticate(token, &keys, &source.backend, config, now).await?;
-    TOKEN_CACHE.with(|cache| {
-        if let Some(cache) = cache.borrow_mut().as_mut() {
-            cache.insert(raw, principal.clone(), kid);
-        }
-    });
+    isolate.token_cache.borrow_mut().insert(raw, principal.clone(), kid);
     Ok(principal)
 }
 
-/// A principal verified earlier from the same token, if its key is still current.
-fn cached_principal(token: &str, now: i64, capacity: usize) -> Option<Principal> {
-    TOKEN_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let cache = cache.get_or_insert_with(|| {
-            let salt = random_bytes();
-            TokenCache::new(capacity, u64::from_le_bytes(salt[..8].try_into().unwrap_or_default()))
-        });
-        let (principal, kid) = cache.get(token, now)?;
-        if keys::still_trusts(principal.tenant(), principal.version(), kid) {
-            Some(principal.clone())
-        } else {
-            cache.remove(token);
-            None
-        }
-    })
+/// A principal verified earlier from the same token, if its key still vouches for it.
+fn cached_principal(isolate: &Isolate, token: &str, now: i64) -> Option<Principal> {
+    let mut cache = isolate.token_cache.borrow_mut();
+    let (principal, kid) = cache.get(token, now)?;
+    if isolate.keys.still_trusts(principal.tenant(), principal.version(), kid) {
+        Some(principal.clone())
+    } else {
+        cache.remove(token);
+        None
+    }
 }

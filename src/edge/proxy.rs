@@ -3,8 +3,6 @@
 //! Works on the runtime's own `Request`/`Response` objects: each conversion through
 //! `worker::Response` would copy headers and build another response.
 
-use std::cell::OnceCell;
-
 use worker::js_sys::{self, Array, Set};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -30,8 +28,8 @@ pub enum Forwarded {
     TimedOut,
 }
 
-/// Name lists built once per isolate (the configuration does not change within one).
-struct DropLists {
+/// Header name lists as the runtime wants them, built once per isolate (part of `Isolate`).
+pub struct DropLists {
     request: Set,
     request_prefixes: Array,
     response: Set,
@@ -40,23 +38,17 @@ struct DropLists {
     cors_prefixes: Array,
 }
 
-thread_local! {
-    static DROP_LISTS: OnceCell<DropLists> = const { OnceCell::new() };
-}
-
-fn with_drop_lists<R>(config: &Config, f: impl FnOnce(&DropLists) -> R) -> R {
-    DROP_LISTS.with(|cell| {
-        f(cell.get_or_init(|| {
-            let filter = RequestHeaderFilter::new(None, config.forward_authorization, &config.identity_headers);
-            DropLists {
-                request: string_set(filter.dropped_names()),
-                request_prefixes: string_array(filter.dropped_prefixes()),
-                response: string_set(HOP_BY_HOP_RESPONSE.iter().copied().chain(config.security_headers.remove.iter().map(String::as_str))),
-                no_prefixes: Array::new(),
-                cors_prefixes: string_array(["access-control-"]),
-            }
-        }))
-    })
+impl DropLists {
+    pub fn new(config: &Config) -> DropLists {
+        let filter = RequestHeaderFilter::new(None, config.forward_authorization, &config.identity_headers);
+        DropLists {
+            request: string_set(filter.dropped_names()),
+            request_prefixes: string_array(filter.dropped_prefixes()),
+            response: string_set(HOP_BY_HOP_RESPONSE.iter().copied().chain(config.security_headers.remove.iter().map(String::as_str))),
+            no_prefixes: Array::new(),
+            cors_prefixes: string_array(["access-control-"]),
+        }
+    }
 }
 
 /// What the origin receives besides the client's own headers.
@@ -72,6 +64,7 @@ pub struct Extra<'a> {
 pub async fn forward(
     request: &Request,
     config: &Config,
+    lists: &DropLists,
     path: &NormalizedPath,
     query: Option<&str>,
     extra: Extra<'_>,
@@ -84,9 +77,9 @@ pub async fn forward(
         // Names listed in Connection are hop-by-hop too: a list for this request only.
         Some(listed) => {
             let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization, &config.identity_headers);
-            with_drop_lists(config, |lists| glue::copy_without(&incoming, &string_set(filter.dropped_names()), &lists.request_prefixes))?
+            glue::copy_without(&incoming, &string_set(filter.dropped_names()), &lists.request_prefixes)?
         }
-        None => with_drop_lists(config, |lists| glue::copy_without(&incoming, &lists.request, &lists.request_prefixes))?,
+        None => glue::copy_without(&incoming, &lists.request, &lists.request_prefixes)?,
     };
     let mut edits: Vec<HeaderEdit> =
         extra.principal.map(identity_headers).unwrap_or_default().into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
@@ -114,9 +107,8 @@ pub async fn forward(
     match JsFuture::from(global.fetch_with_str_and_init(&target, &init)).await {
         Ok(response) => {
             let response: web_sys::Response = response.unchecked_into();
-            let relayed = with_drop_lists(config, |lists| {
-                glue::relay(&response, &lists.response, if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes })
-            })?;
+            let prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
+            let relayed = glue::relay(&response, &lists.response, prefixes)?;
             Ok(Forwarded::Response(relayed))
         }
         Err(_) if signal.aborted() => Ok(Forwarded::TimedOut),

@@ -1,13 +1,10 @@
 //! Turning the core's pure answers into the runtime's `Response`s, and the headers every
 //! answer gets on its way out.
 
-use std::cell::OnceCell;
-
 use worker::web_sys::Response;
 use worker::Result;
 
 use super::glue;
-use crate::config::Config;
 use crate::gateway::{HeaderEdit, HeaderMode};
 use crate::problem::{refusal_answer, Answer, AnswerContext};
 use crate::reason::Refusal;
@@ -27,35 +24,31 @@ pub fn no_content(edits: &[HeaderEdit]) -> Result<Response> {
     Ok(glue::answer(204, edits, None)?)
 }
 
-thread_local! {
-    /// The configured security headers, encoded once per isolate: for the gateway's own
-    /// answers (set) and for relayed ones (set where the origin has none).
-    static SECURITY: OnceCell<(String, String)> = const { OnceCell::new() };
+/// The configured security headers, encoded once per isolate (part of `Isolate`): for the
+/// gateway's own answers (set) and for relayed ones (set where the origin has none).
+pub struct SecurityHeaderEdits {
+    own: String,
+    relayed: String,
 }
 
-fn security_edits(security: &SecurityHeaders, mode: HeaderMode) -> Vec<HeaderEdit> {
-    security.add.iter().map(|(name, value)| HeaderEdit { name: name.clone().into(), value: value.clone(), mode }).collect()
+impl SecurityHeaderEdits {
+    pub fn new(security: &SecurityHeaders) -> SecurityHeaderEdits {
+        let edits = |mode| -> Vec<HeaderEdit> {
+            security.add.iter().map(|(name, value)| HeaderEdit { name: name.clone().into(), value: value.clone(), mode }).collect()
+        };
+        SecurityHeaderEdits { own: glue::encode(&edits(HeaderMode::Set)), relayed: glue::encode(&edits(HeaderMode::SetIfMissing)) }
+    }
 }
 
 /// Security headers on every answer: added where the origin did not set its own
 /// (`relayed`; leaky origin headers were already dropped by the relay), always on the
-/// gateway's own answers; then `extra` edits (request id, CORS, rate-limit state).
-pub fn finish(response: &Response, config: Option<&Config>, relayed: bool, extra: &[HeaderEdit]) -> Result<()> {
-    let mut encoded = match config {
-        Some(config) => SECURITY.with(|cell| {
-            let (own, relayed_encoded) = cell.get_or_init(|| {
-                (
-                    glue::encode(&security_edits(&config.security_headers, HeaderMode::Set)),
-                    glue::encode(&security_edits(&config.security_headers, HeaderMode::SetIfMissing)),
-                )
-            });
-            if relayed {
-                relayed_encoded.clone()
-            } else {
-                own.clone()
-            }
-        }),
-        None => glue::encode(&security_edits(&SecurityHeaders::default(), HeaderMode::Set)),
+/// gateway's own answers (the defaults while the configuration is invalid); then `extra`
+/// edits (request id, CORS, rate-limit state).
+pub fn finish(response: &Response, security: Option<&SecurityHeaderEdits>, relayed: bool, extra: &[HeaderEdit]) -> Result<()> {
+    let mut encoded = match security {
+        Some(security) if relayed => security.relayed.clone(),
+        Some(security) => security.own.clone(),
+        None => SecurityHeaderEdits::new(&SecurityHeaders::default()).own,
     };
     glue::encode_into(&mut encoded, extra);
     glue::apply_encoded_edits(&response.headers(), &encoded)?;
