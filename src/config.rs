@@ -153,17 +153,42 @@ pub struct Config {
     pub routes: RouteTable,
 }
 
-impl Config {
+/// The rules a token is checked against (what `token.rs` and `verify.rs` need of the
+/// configuration, and nothing else), as jwt-compact's `TimeOptions` is for time.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenRules<'a> {
+    pub tenants: &'a [TenantId],
+    pub versions: &'a [TokenVersion],
+    pub audiences: &'a [String],
+    /// Leeway for `exp`, `nbf` and `iat`, seconds.
+    pub clock_skew_seconds: u64,
+    pub require_idtyp_for_app_tokens: bool,
+}
+
+impl TokenRules<'_> {
     pub fn allows_tenant(&self, tenant: &TenantId) -> bool {
         self.tenants.contains(tenant)
     }
 
     pub fn accepts_version(&self, version: TokenVersion) -> bool {
-        self.token_versions.contains(&version)
+        self.versions.contains(&version)
     }
 
     pub fn accepts_audience(&self, audience: &str) -> bool {
         self.audiences.iter().any(|a| a == audience)
+    }
+}
+
+impl Config {
+    /// The token rules of this configuration.
+    pub fn token_rules(&self) -> TokenRules<'_> {
+        TokenRules {
+            tenants: &self.tenants,
+            versions: &self.token_versions,
+            audiences: &self.audiences,
+            clock_skew_seconds: self.clock_skew_seconds,
+            require_idtyp_for_app_tokens: self.require_idtyp_for_app_tokens,
+        }
     }
 
     /// Parses and validates the configuration from its JSON form, reporting **every**

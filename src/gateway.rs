@@ -293,7 +293,7 @@ mod tests {
     }
 
     fn reader() -> Principal {
-        Principal { scopes: vec!["Orders.Read".into()], ..crate::principal::sample() }
+        crate::principal::sample().with(|p| p.scopes = vec!["Orders.Read".into()])
     }
 
     #[test]
@@ -365,7 +365,7 @@ mod tests {
         let config = demo();
         let read = admitted(&config, "GET", "/api/orders/1");
         assert_eq!(authorize(&read, Some(Ok(reader())), &config.authority), Authorized { principal: Some(reader()), refusal: None });
-        let nobody = Principal { scopes: vec![], ..reader() };
+        let nobody = reader().with(|p| p.scopes = vec![]);
         let refused = authorize(&read, Some(Ok(nobody.clone())), &config.authority);
         assert_eq!(refused.refusal.map(|r| r.reason), Some(Reason::InsufficientScope));
         assert_eq!(refused.principal, Some(nobody));

@@ -175,11 +175,17 @@ mod tests {
     const AUTHORITY: &str = "https://login.microsoftonline.com";
 
     fn user(scopes: &[&str]) -> Principal {
-        Principal { client_app_id: Some(SPA.into()), scopes: scopes.iter().map(|s| s.to_string()).collect(), ..crate::principal::sample() }
+        crate::principal::sample().with(|p| {
+            p.client_app_id = Some(SPA.into());
+            p.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        })
     }
 
     fn daemon(roles: &[&str]) -> Principal {
-        Principal { scopes: vec![], roles: roles.iter().map(|s| s.to_string()).collect(), kind: TokenKind::AppOnly, ..user(&[]) }
+        user(&[]).with(|p| {
+            p.roles = roles.iter().map(|s| s.to_string()).collect();
+            p.kind = TokenKind::AppOnly;
+        })
     }
 
     fn none() -> Requirements {
@@ -250,7 +256,7 @@ mod tests {
     #[test]
     fn user_with_an_assigned_app_role_passes_a_role_rule() {
         let r = Requirements { roles: need(&["Admin"], Match::Any), ..none() };
-        let admin = Principal { roles: vec!["Admin".into()], ..user(&[]) };
+        let admin = user(&[]).with(|p| p.roles = vec!["Admin".into()]);
         assert_eq!(reason(&r, &admin), None);
     }
 
@@ -288,9 +294,9 @@ mod tests {
     fn client_allow_list() {
         let r = Requirements { clients: Some(vec![SPA.to_uppercase()]), ..none() };
         assert_eq!(reason(&r, &user(&[])), None);
-        let other = Principal { client_app_id: Some("7d6c5b4a-3928-4170-b6e5-d4c3b2a19080".into()), ..user(&[]) };
+        let other = user(&[]).with(|p| p.client_app_id = Some("7d6c5b4a-3928-4170-b6e5-d4c3b2a19080".into()));
         assert_eq!(reason(&r, &other), Some(Reason::ClientNotAllowed));
-        let unknown = Principal { client_app_id: None, ..user(&[]) };
+        let unknown = user(&[]).with(|p| p.client_app_id = None);
         assert_eq!(reason(&r, &unknown), Some(Reason::ClientNotAllowed));
     }
 
@@ -313,7 +319,7 @@ mod tests {
     #[test]
     fn missing_auth_context_is_a_claims_challenge_for_capable_clients() {
         let r = Requirements { auth_context: Some("c1".into()), ..none() };
-        let capable = Principal { client_capabilities: vec!["cp1".into()], ..user(&[]) };
+        let capable = user(&[]).with(|p| p.client_capabilities = vec!["cp1".into()]);
         let refusal = authorize(&r, &capable, &[], AUTHORITY).unwrap_err();
         assert_eq!(refusal.reason, Reason::InsufficientClaims);
         let step_up = refusal.step_up.unwrap();
@@ -326,7 +332,7 @@ mod tests {
     fn missing_auth_context_is_a_plain_403_for_other_clients() {
         let r = Requirements { auth_context: Some("c1".into()), ..none() };
         assert_eq!(reason(&r, &user(&[])), Some(Reason::AuthContextRequired));
-        let satisfied = Principal { auth_contexts: vec!["c1".into()], ..user(&[]) };
+        let satisfied = user(&[]).with(|p| p.auth_contexts = vec!["c1".into()]);
         assert_eq!(reason(&r, &satisfied), None);
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
+use crate::verify::Verified;
 
 /// Whether the token acts for a user or for an application alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,9 +24,14 @@ impl TokenKind {
 }
 
 /// An authenticated caller. Only `verify::authenticate` creates one, after the signature,
-/// issuer, tenant, audience and lifetime checks have all passed.
+/// issuer, tenant, audience, lifetime and token-type checks have all passed: its only
+/// constructor needs a [`Verified`] proof, which only the `verify` module can make.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
+pub struct Principal(Identity);
+
+/// What a [`Principal`] says about the caller (built by `verify`; read through the accessors).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
     pub(crate) tenant: TenantId,
     pub(crate) object_id: Option<String>,
     pub(crate) subject: String,
@@ -42,56 +48,68 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The one way to make a `Principal`: with the proof that verification passed.
+    pub(crate) fn verified(_proof: Verified, identity: Identity) -> Principal {
+        Principal(identity)
+    }
+
+    /// A copy changed by `f`, for tests that need a caller of some shape.
+    #[cfg(test)]
+    pub(crate) fn with(mut self, f: impl FnOnce(&mut Identity)) -> Principal {
+        f(&mut self.0);
+        self
+    }
+
     pub fn tenant(&self) -> &TenantId {
-        &self.tenant
+        &self.0.tenant
     }
     /// `oid`: stable for the user or service principal across apps in the tenant.
     pub fn object_id(&self) -> Option<&str> {
-        self.object_id.as_deref()
+        self.0.object_id.as_deref()
     }
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.0.subject
     }
     /// `azp` (v2) or `appid` (v1).
     pub fn client_app_id(&self) -> Option<&str> {
-        self.client_app_id.as_deref()
+        self.0.client_app_id.as_deref()
     }
     /// Delegated permissions (`scp`), split on spaces.
     pub fn scopes(&self) -> &[String] {
-        &self.scopes
+        &self.0.scopes
     }
     /// App roles / app permissions (`roles`).
     pub fn roles(&self) -> &[String] {
-        &self.roles
+        &self.0.roles
     }
     pub fn version(&self) -> TokenVersion {
-        self.version
+        self.0.version
     }
     pub fn kind(&self) -> TokenKind {
-        self.kind
+        self.0.kind
     }
     /// `exp`, seconds since the Unix epoch.
     pub fn expires_at(&self) -> i64 {
-        self.expires_at
+        self.0.expires_at
     }
     /// Conditional Access auth contexts (`acrs`).
     pub fn auth_contexts(&self) -> &[String] {
-        &self.auth_contexts
+        &self.0.auth_contexts
     }
     /// `upn` or `preferred_username`: display only (mutable, not unique across tenants).
     pub fn username(&self) -> Option<&str> {
-        self.username.as_deref()
+        self.0.username.as_deref()
     }
     /// Client capabilities (`xms_cc`).
     pub fn client_capabilities(&self) -> &[String] {
-        &self.client_capabilities
+        &self.0.client_capabilities
     }
 }
 
 /// A verified delegated v2 caller for unit tests; adjust with struct update syntax.
 #[cfg(test)]
 pub(crate) fn sample() -> Principal {
-    Principal {
+    Principal(Identity {
         tenant: TenantId::parse("3c6d1c5e-8f0a-4b8e-9d3c-2a1f6e7b9c41").unwrap(),
         object_id: Some("d621d57a-9995-4e93-9180-4eef25206cff".into()),
         subject: "s".into(),
@@ -104,5 +122,5 @@ pub(crate) fn sample() -> Principal {
         auth_contexts: vec![],
         client_capabilities: vec![],
         username: Some("adele@contoso.example".into()),
-    }
+    })
 }

@@ -8,7 +8,7 @@ use jwt_compact::{Claims, UntrustedToken};
 use serde::{Deserialize, Deserializer};
 
 use crate::claims::EntraClaims;
-use crate::config::Config;
+use crate::config::TokenRules;
 use crate::reason::{Reason, Refusal};
 use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
@@ -48,7 +48,7 @@ pub struct UnverifiedToken<'a> {
 impl<'a> UnverifiedToken<'a> {
     /// Parses a compact JWS and applies every check that needs no key: size, structure,
     /// algorithm, forbidden header parameters, claim types, version and tenant.
-    pub fn parse(raw: &'a str, config: &Config) -> Result<UnverifiedToken<'a>, Refusal> {
+    pub fn parse(raw: &'a str, rules: &TokenRules<'_>) -> Result<UnverifiedToken<'a>, Refusal> {
         let malformed = |detail: &str| Refusal::new(Reason::TokenMalformed, detail);
         if raw.len() > MAX_TOKEN_BYTES {
             return Err(malformed("token is larger than any Entra access token"));
@@ -103,14 +103,14 @@ impl<'a> UnverifiedToken<'a> {
             (None, Some(_)) => TokenVersion::V1,
             (None, None) => return Err(Refusal::new(Reason::ClaimMissing, "the ver and iss claims are missing")),
         };
-        if !config.accepts_version(version) {
+        if !rules.accepts_version(version) {
             return Err(Refusal::new(Reason::TokenVersionNotAccepted, format!("v{version} tokens are not accepted")));
         }
         let tenant = match claims.custom.tid.as_deref() {
             None => return Err(Refusal::new(Reason::ClaimMissing, "the tid claim is missing")),
             Some(tid) => TenantId::parse(tid).ok_or_else(|| Refusal::new(Reason::TenantInvalid, "tid is not a GUID"))?,
         };
-        if !config.allows_tenant(&tenant) {
+        if !rules.allows_tenant(&tenant) {
             return Err(Refusal::new(Reason::TenantNotAllowed, "the token's tenant is not allowed"));
         }
 

@@ -95,7 +95,7 @@ mod tests {
     use super::*;
 
     fn principal(expires_at: i64) -> Principal {
-        Principal { expires_at, ..crate::principal::sample() }
+        crate::principal::sample().with(|p| p.expires_at = expires_at)
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! and audience, in that order. Pure: keys, configuration and `now` are inputs.
 
 use crate::claims::EntraClaims;
-use crate::config::Config;
+use crate::config::TokenRules;
 use crate::discovery::OpenIdMetadata;
 use crate::jwks::KeySet;
-use crate::principal::{Principal, TokenKind};
+use crate::principal::{Identity, Principal, TokenKind};
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
 use crate::tenant::TenantId;
@@ -30,6 +30,10 @@ impl<K> TenantKeys<K> {
     }
 }
 
+/// Proof that a token passed every check of [`authenticate`]: its field is private to this
+/// module, so nothing else can make one, and a `Principal` cannot be made without one.
+pub struct Verified(());
+
 /// Claims whose signature has been checked against the authority's key.
 /// Only [`authenticate`] creates one.
 struct VerifiedClaims {
@@ -47,7 +51,7 @@ pub async fn authenticate<B: SignatureBackend>(
     token: UnverifiedToken<'_>,
     tenant_keys: &TenantKeys<B::Key>,
     backend: &B,
-    config: &Config,
+    rules: &TokenRules<'_>,
     now: i64,
 ) -> Result<Principal, Refusal> {
     let expected_issuer = tenant_keys.metadata.issuer_for(&token.tenant);
@@ -76,11 +80,17 @@ pub async fn authenticate<B: SignatureBackend>(
         issued_at: token.claims.issued_at.map(|t| t.timestamp()),
         custom: token.claims.custom,
     };
-    validate(verified, token.tenant, token.version, config, now)
+    validate(verified, token.tenant, token.version, rules, now)
 }
 
-fn validate(claims: VerifiedClaims, tenant: TenantId, version: TokenVersion, config: &Config, now: i64) -> Result<Principal, Refusal> {
-    let skew = i64::try_from(config.clock_skew_seconds).unwrap_or(i64::MAX);
+fn validate(
+    claims: VerifiedClaims,
+    tenant: TenantId,
+    version: TokenVersion,
+    rules: &TokenRules<'_>,
+    now: i64,
+) -> Result<Principal, Refusal> {
+    let skew = i64::try_from(rules.clock_skew_seconds).unwrap_or(i64::MAX);
     let expires_at = claims.expires_at.ok_or_else(|| Refusal::new(Reason::ClaimMissing, "the exp claim is missing"))?;
     if now > expires_at.saturating_add(skew) {
         return Err(Refusal::new(Reason::TokenExpired, "the token has expired"));
@@ -101,7 +111,7 @@ fn validate(claims: VerifiedClaims, tenant: TenantId, version: TokenVersion, con
     if custom.aud.is_empty() {
         return Err(Refusal::new(Reason::ClaimMissing, "the aud claim is missing"));
     }
-    if !custom.aud.iter().any(|aud| config.accepts_audience(aud)) {
+    if !custom.aud.iter().any(|aud| rules.accepts_audience(aud)) {
         let graph = custom.aud.iter().any(|a| crate::config::is_graph_audience(a));
         let detail = if graph {
             "the token is for Microsoft Graph, not this API: request a token for this API's scope"
@@ -114,22 +124,25 @@ fn validate(claims: VerifiedClaims, tenant: TenantId, version: TokenVersion, con
         custom.sub.clone().filter(|s| !s.is_empty()).ok_or_else(|| Refusal::new(Reason::ClaimMissing, "the sub claim is missing"))?;
 
     let client_app_id = calling_app(&custom, version)?;
-    let kind = token_kind(&custom, &subject, config.require_idtyp_for_app_tokens)?;
+    let kind = token_kind(&custom, &subject, rules.require_idtyp_for_app_tokens)?;
     let scopes: Vec<String> = custom.scp.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    Ok(Principal {
-        tenant,
-        object_id: custom.oid,
-        subject,
-        client_app_id: Some(client_app_id),
-        scopes,
-        roles: custom.roles.unwrap_or_default(),
-        version,
-        kind,
-        expires_at,
-        auth_contexts: custom.acrs.unwrap_or_default(),
-        client_capabilities: custom.xms_cc.unwrap_or_default(),
-        username: custom.upn.or(custom.preferred_username),
-    })
+    Ok(Principal::verified(
+        Verified(()),
+        Identity {
+            tenant,
+            object_id: custom.oid,
+            subject,
+            client_app_id: Some(client_app_id),
+            scopes,
+            roles: custom.roles.unwrap_or_default(),
+            version,
+            kind,
+            expires_at,
+            auth_contexts: custom.acrs.unwrap_or_default(),
+            client_capabilities: custom.xms_cc.unwrap_or_default(),
+            username: custom.upn.or(custom.preferred_username),
+        },
+    ))
 }
 
 fn not_an_access_token(why: &str) -> Refusal {

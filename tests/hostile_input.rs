@@ -84,9 +84,9 @@ fn token_parsing_never_panics_on_random_bytes() {
     let config = config();
     for _ in 0..ROUNDS {
         let raw = String::from_utf8_lossy(&rng.bytes(300)).into_owned();
-        assert!(UnverifiedToken::parse(&raw, &config).is_err());
+        assert!(UnverifiedToken::parse(&raw, &config.token_rules()).is_err());
         let dotted = format!("{}.{}.{}", rng.tricky(40), rng.tricky(40), rng.tricky(40));
-        assert!(UnverifiedToken::parse(&dotted, &config).is_err());
+        assert!(UnverifiedToken::parse(&dotted, &config.token_rules()).is_err());
     }
 }
 
@@ -117,19 +117,19 @@ fn hostile_headers_and_claims_never_panic() {
             let mut header = header(&keys[0].kid);
             header[name] = value.clone();
             let token = sign(&header, &v2_claims(), &keys[0].private);
-            let _ = UnverifiedToken::parse(&token, &config);
+            let _ = UnverifiedToken::parse(&token, &config.token_rules());
             let mut claims = v2_claims();
             claims[name] = value.clone();
             let token = sign(&common::header(&keys[0].kid), &claims, &keys[0].private);
-            if let Ok(unverified) = UnverifiedToken::parse(&token, &config) {
+            if let Ok(unverified) = UnverifiedToken::parse(&token, &config.token_rules()) {
                 let tenant_keys = tenant_keys(vec![keys[0].jwk.clone()], "https://login.microsoftonline.com/{tenantid}/v2.0");
-                let _ = block_on(authenticate(unverified, &tenant_keys, &NativeRsa, &config, NOW));
+                let _ = block_on(authenticate(unverified, &tenant_keys, &NativeRsa, &config.token_rules(), NOW));
             }
         }
     }
     // Nesting deep enough to overflow a naive recursive parser.
     let token = format!("{}.{}.{}", b64(deep.as_bytes()), b64(deep.as_bytes()), b64(b"sig"));
-    assert!(UnverifiedToken::parse(&token, &config).is_err());
+    assert!(UnverifiedToken::parse(&token, &config.token_rules()).is_err());
 }
 
 #[test]
@@ -144,8 +144,8 @@ fn mutated_valid_tokens_never_panic_and_never_verify() {
         if mutated == original {
             continue;
         }
-        if let Ok(unverified) = UnverifiedToken::parse(&mutated, &config) {
-            let result = block_on(authenticate(unverified, &tenant_keys, &NativeRsa, &config, NOW));
+        if let Ok(unverified) = UnverifiedToken::parse(&mutated, &config.token_rules()) {
+            let result = block_on(authenticate(unverified, &tenant_keys, &NativeRsa, &config.token_rules(), NOW));
             // A mutation may only survive if it left the signed bytes and signature intact
             // (e.g. a change that base64url decoding ignores).
             if let Ok(principal) = result {

@@ -22,9 +22,9 @@ fn keys_for(version: TokenVersion) -> entra_edge::verify::TenantKeys<jwt_compact
 }
 
 fn check_with(token: &str, config: &Config, now: i64) -> Result<Principal, Reason> {
-    let unverified = UnverifiedToken::parse(token, config).map_err(|r| r.reason)?;
+    let unverified = UnverifiedToken::parse(token, &config.token_rules()).map_err(|r| r.reason)?;
     let keys = keys_for(unverified.version());
-    block_on(authenticate(unverified, &keys, &NativeRsa, config, now)).map_err(|r| r.reason)
+    block_on(authenticate(unverified, &keys, &NativeRsa, &config.token_rules(), now)).map_err(|r| r.reason)
 }
 
 fn check(token: &str) -> Result<Principal, Reason> {
@@ -196,7 +196,7 @@ fn issued_in_the_future_beyond_the_skew_is_refused() {
 
 fn check_in_cloud(token: &str, metadata_cloud: Option<&str>, key_cloud: Option<&str>) -> Result<Principal, Reason> {
     let config = config();
-    let unverified = UnverifiedToken::parse(token, &config).map_err(|r| r.reason)?;
+    let unverified = UnverifiedToken::parse(token, &config.token_rules()).map_err(|r| r.reason)?;
     let jwks = test_keys()
         .into_iter()
         .map(|k| {
@@ -209,7 +209,7 @@ fn check_in_cloud(token: &str, metadata_cloud: Option<&str>, key_cloud: Option<&
         })
         .collect();
     let keys = tenant_keys_in_cloud(jwks, "https://login.microsoftonline.com/{tenantid}/v2.0", metadata_cloud);
-    block_on(authenticate(unverified, &keys, &NativeRsa, &config, NOW)).map_err(|r| r.reason)
+    block_on(authenticate(unverified, &keys, &NativeRsa, &config.token_rules(), NOW)).map_err(|r| r.reason)
 }
 
 #[test]
@@ -426,8 +426,8 @@ fn key_bound_to_another_issuer_is_refused() {
     let tenant_keys = tenant_keys(vec![jwk], "https://login.microsoftonline.com/{tenantid}/v2.0");
     let config = config();
     let token = signed(v2_claims());
-    let unverified = UnverifiedToken::parse(&token, &config).unwrap();
-    let result = block_on(authenticate(unverified, &tenant_keys, &NativeRsa, &config, NOW));
+    let unverified = UnverifiedToken::parse(&token, &config.token_rules()).unwrap();
+    let result = block_on(authenticate(unverified, &tenant_keys, &NativeRsa, &config.token_rules(), NOW));
     assert_eq!(result.unwrap_err().reason, Reason::SigningKeyIssuerMismatch);
 }
 
@@ -466,8 +466,8 @@ fn wrong_audience_is_refused() {
 fn graph_token_is_refused_with_an_explanation() {
     let config = config();
     let token = signed(with(v2_claims(), json!({ "aud": "00000003-0000-0000-c000-000000000000" })));
-    let unverified = UnverifiedToken::parse(&token, &config).unwrap();
-    let refusal = block_on(authenticate(unverified, &keys_for(TokenVersion::V2), &NativeRsa, &config, NOW)).unwrap_err();
+    let unverified = UnverifiedToken::parse(&token, &config.token_rules()).unwrap();
+    let refusal = block_on(authenticate(unverified, &keys_for(TokenVersion::V2), &NativeRsa, &config.token_rules(), NOW)).unwrap_err();
     assert_eq!(refusal.reason, Reason::AudienceMismatch);
     assert!(refusal.detail.contains("Microsoft Graph"));
 }

@@ -11,7 +11,7 @@ use crate::problem::Answer;
 use super::isolate::Isolate;
 use super::respond;
 
-pub fn answer(isolate: &Isolate, now: i64) -> Result<Response> {
+pub fn respond(isolate: &Isolate, now: i64) -> Result<Response> {
     let config = &isolate.config;
     let snapshot = isolate.keys.snapshot();
     // Degraded while any tenant's key fetches are failing (decided on the state, not its JSON).
@@ -46,7 +46,7 @@ pub fn answer(isolate: &Isolate, now: i64) -> Result<Response> {
         "key_cache": tenants,
         "counters": isolate.keys.counters(),
     });
-    respond::answer(Answer {
+    respond::gateway_answer(Answer {
         status: 200,
         headers: vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".to_string())],
         body: body.to_string(),

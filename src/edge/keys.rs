@@ -346,7 +346,7 @@ async fn load_document(backend: &WebCrypto, document: &KeyDocument, level: LogLe
 /// `MAX_DOCUMENT_BYTES` read (`documents.js`).
 async fn fetch_document(url: &str, timeout: Duration) -> Result<String, String> {
     let millis = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-    let fetch = JsFuture::from(super::glue::fetch_document(url, millis, MAX_DOCUMENT_BYTES as u32));
+    let fetch = JsFuture::from(super::js::fetch_document(url, millis, MAX_DOCUMENT_BYTES as u32));
     // The JS side aborts on its own timer; this bound is the backstop for a runtime whose
     // abort does not reach a body read.
     match within(timeout + Duration::from_millis(250), fetch).await {

@@ -4,9 +4,9 @@
 //! rate limit → origin), then security headers and one access-log line. Per-isolate state
 //! is one `Isolate` value (`isolate.rs`).
 
-mod glue;
 mod health;
 mod isolate;
+mod js;
 mod keys;
 mod limiter;
 mod log;
@@ -52,13 +52,13 @@ pub async fn scheduled(env: Env) {
 }
 
 /// Per-request facts every answer needs.
-struct Exchange {
+struct RequestContext {
     ids: RequestIds,
     realm: String,
     debug: bool,
 }
 
-impl Exchange {
+impl RequestContext {
     fn refuse(&self, refusal: &Refusal) -> Result<Response> {
         respond::refusal(refusal, AnswerContext { realm: &self.realm, request_id: &self.ids.request_id, debug: self.debug })
     }
@@ -101,27 +101,27 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         Ok(isolate) => (isolate.config.realm.clone(), isolate.config.debug),
         Err(_) => (FALLBACK_REALM.to_string(), false),
     };
-    let exchange = Exchange { ids, realm, debug };
+    let context = RequestContext { ids, realm, debug };
     let (response, outcome) = match &isolate {
-        Ok(isolate) => match serve(request, &url, &env, &ctx, isolate, &exchange).await {
+        Ok(isolate) => match serve(request, &url, &env, &ctx, isolate, &context).await {
             Ok(done) => done,
             Err(err) => {
                 // A runtime error (not an input problem): a sanitized 500, details in the log.
                 log::emit(
                     &Event::new(Kind::InternalError).with("detail", err.to_string()),
-                    Some(&exchange.ids.request_id),
+                    Some(&context.ids.request_id),
                     isolate.config.log.level,
                 );
                 let refusal =
                     Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
-                (exchange.refuse(&refusal)?, Outcome::refused(Reason::InternalError, None))
+                (context.refuse(&refusal)?, Outcome::refused(Reason::InternalError, None))
             }
         },
-        Err(refusal) => (exchange.refuse(refusal)?, Outcome::refused(refusal.reason, None)),
+        Err(refusal) => (context.refuse(refusal)?, Outcome::refused(refusal.reason, None)),
     };
 
     let mut edits = outcome.edits;
-    edits.push(HeaderEdit::set("x-request-id", exchange.ids.request_id.as_str()));
+    edits.push(HeaderEdit::set("x-request-id", context.ids.request_id.as_str()));
     respond::finish(&response, isolate.as_ref().ok().map(|i| &i.security_headers), outcome.forwarded, &edits)?;
 
     let log = isolate
@@ -130,7 +130,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         .unwrap_or(crate::config::LogSettings { level: crate::config::LogLevel::Info, user_ids: crate::config::UserIdForm::Omit });
     let record = AccessRecord {
         time_ms: started,
-        request_id: &exchange.ids.request_id,
+        request_id: &context.ids.request_id,
         method: &method,
         path: &path,
         route: outcome.route.as_deref(),
@@ -153,8 +153,8 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
     Ok(response)
 }
 
-fn refused(exchange: &Exchange, refusal: Refusal, route: Option<&Route>) -> Result<(Response, Outcome)> {
-    Ok((exchange.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
+fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) -> Result<(Response, Outcome)> {
+    Ok((context.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
 }
 
 /// The pipeline: each decision is `gateway`'s; this awaits the I/O between them.
@@ -165,7 +165,7 @@ async fn serve(
     env: &Env,
     ctx: &Context,
     isolate: &Rc<Isolate>,
-    exchange: &Exchange,
+    context: &RequestContext,
 ) -> Result<(Response, Outcome)> {
     let config = &isolate.config;
     let (raw_path, query) = split_url(url);
@@ -186,12 +186,12 @@ async fn serve(
     };
     let admitted = match gateway::start(config, head) {
         Start::Health => {
-            return Ok((health::answer(isolate, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
+            return Ok((health::respond(isolate, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
         }
         Start::Preflight { route, headers } => {
             return Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }));
         }
-        Start::Refuse { refusal, route } => return refused(exchange, refusal, route),
+        Start::Refuse { refusal, route } => return refused(context, refusal, route),
         Start::Admit(admitted) => admitted,
     };
     let route = admitted.route;
@@ -211,7 +211,7 @@ async fn serve(
                 .with("limit", limit.name.as_str())
                 .with("failure_mode", serde_json::to_value(limit.failure_mode).unwrap_or_default())
                 .with("detail", err.as_str());
-            log::emit(&event, Some(&exchange.ids.request_id), config.log.level);
+            log::emit(&event, Some(&context.ids.request_id), config.log.level);
         }
         refusal = outcome.refusal;
         edits = outcome.edits;
@@ -222,11 +222,11 @@ async fn serve(
     let Authorized { principal, refusal: refused_by_policy } = authorized;
     let (response, mut outcome) = match refused_by_policy.or(refusal) {
         Some(refusal) => {
-            let (response, mut outcome) = refused(exchange, refusal, Some(route))?;
+            let (response, mut outcome) = refused(context, refusal, Some(route))?;
             outcome.principal = principal;
             (response, outcome)
         }
-        None => forward(&request, env, isolate, exchange, route, &admitted.path, query, principal).await?,
+        None => forward_to_origin(&request, env, isolate, context, route, &admitted.path, query, principal).await?,
     };
     outcome.verify_ms = verify_ms;
     outcome.rate_limit_ms = rate_limit_ms;
@@ -235,11 +235,11 @@ async fn serve(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn forward(
+async fn forward_to_origin(
     request: &Request,
     env: &Env,
     isolate: &Isolate,
-    exchange: &Exchange,
+    context: &RequestContext,
     route: &Route,
     path: &NormalizedPath,
     query: Option<&str>,
@@ -247,10 +247,10 @@ async fn forward(
 ) -> Result<(Response, Outcome)> {
     let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
     let started = now_ms();
-    let extra = proxy::Extra {
+    let extra = proxy::OriginExtras {
         principal: principal.as_ref(),
         origin_secret: origin_secret.as_deref(),
-        ids: &exchange.ids,
+        ids: &context.ids,
         gateway_cors: route.cors.is_some(),
     };
     let config = &isolate.config;
@@ -266,11 +266,11 @@ async fn forward(
     };
     let kind = if failure == OriginFailure::TimedOut { Kind::OriginTimeout } else { Kind::OriginUnreachable };
     let refusal = gateway::origin_failed(failure, config);
-    log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&exchange.ids.request_id), config.log.level);
+    log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&context.ids.request_id), config.log.level);
     let mut outcome = Outcome::refused(refusal.reason, Some(route));
     outcome.principal = principal;
     outcome.origin_ms = origin_ms;
-    Ok((exchange.refuse(&refusal)?, outcome))
+    Ok((context.refuse(&refusal)?, outcome))
 }
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.
@@ -290,7 +290,8 @@ async fn authenticate_request(
     }
     isolate.keys.count(|c| c.token_cache_misses += 1);
 
-    let token = UnverifiedToken::parse(raw, config)?;
+    let rules = config.token_rules();
+    let token = UnverifiedToken::parse(raw, &rules)?;
     let (tenant, version, kid) = (token.tenant().clone(), token.version(), token.kid().to_owned());
     let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, "WebCrypto is not available").with_internal(e))?;
     let source = KeySource { env: env.clone(), isolate: isolate.clone(), backend };
@@ -302,7 +303,7 @@ async fn authenticate_request(
         // Possibly a rotation: refresh once, within the refresh discipline of `KeyState`.
         keys = keys::after_unknown_kid(&source, &tenant, version, &kid, seen_generation, keys).await;
     }
-    let principal = authenticate(token, &keys, &source.backend, config, now).await?;
+    let principal = authenticate(token, &keys, &source.backend, &rules, now).await?;
     isolate.token_cache.borrow_mut().insert(raw, principal.clone(), kid);
     Ok(principal)
 }

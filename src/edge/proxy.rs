@@ -9,7 +9,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, AbortSignal, Request, RequestRedirect};
 use worker::Result;
 
-use super::glue::{self, string_array, string_set};
+use super::js::{self, string_array, string_set};
 use crate::config::Config;
 use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
 use crate::gateway::HeaderEdit;
@@ -52,7 +52,7 @@ impl DropLists {
 }
 
 /// What the origin receives besides the client's own headers.
-pub struct Extra<'a> {
+pub struct OriginExtras<'a> {
     pub principal: Option<&'a Principal>,
     pub origin_secret: Option<&'a str>,
     pub ids: &'a RequestIds,
@@ -67,7 +67,7 @@ pub async fn forward(
     lists: &DropLists,
     path: &NormalizedPath,
     query: Option<&str>,
-    extra: Extra<'_>,
+    extra: OriginExtras<'_>,
 ) -> Result<Forwarded> {
     let target = config.origin.url_for(path.as_str(), query);
 
@@ -77,9 +77,9 @@ pub async fn forward(
         // Names listed in Connection are hop-by-hop too: a list for this request only.
         Some(listed) => {
             let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization, &config.identity_headers);
-            glue::copy_without(&incoming, &string_set(filter.dropped_names()), &lists.request_prefixes)?
+            js::copy_without(&incoming, &string_set(filter.dropped_names()), &lists.request_prefixes)?
         }
-        None => glue::copy_without(&incoming, &lists.request, &lists.request_prefixes)?,
+        None => js::copy_without(&incoming, &lists.request, &lists.request_prefixes)?,
     };
     let mut edits: Vec<HeaderEdit> =
         extra.principal.map(identity_headers).unwrap_or_default().into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
@@ -88,7 +88,7 @@ pub async fn forward(
     }
     edits.push(HeaderEdit::set("x-request-id", extra.ids.request_id.as_str()));
     edits.push(HeaderEdit::set("traceparent", extra.ids.traceparent.as_str()));
-    glue::apply_edits(&headers, &edits)?;
+    js::apply_edits(&headers, &edits)?;
 
     let method = request.method();
     let init = web_sys::RequestInit::new();
@@ -108,7 +108,7 @@ pub async fn forward(
         Ok(response) => {
             let response: web_sys::Response = response.unchecked_into();
             let prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
-            let relayed = glue::relay(&response, &lists.response, prefixes)?;
+            let relayed = js::relay(&response, &lists.response, prefixes)?;
             Ok(Forwarded::Response(relayed))
         }
         Err(_) if signal.aborted() => Ok(Forwarded::TimedOut),

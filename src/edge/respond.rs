@@ -4,24 +4,24 @@
 use worker::web_sys::Response;
 use worker::Result;
 
-use super::glue;
+use super::js;
 use crate::gateway::{HeaderEdit, HeaderMode};
 use crate::problem::{refusal_answer, Answer, AnswerContext};
 use crate::reason::Refusal;
 use crate::security_headers::SecurityHeaders;
 
-pub fn answer(answer: Answer) -> Result<Response> {
+pub fn gateway_answer(answer: Answer) -> Result<Response> {
     let edits: Vec<HeaderEdit> = answer.headers.into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
-    Ok(glue::answer(answer.status, &edits, Some(answer.body))?)
+    Ok(js::new_response(answer.status, &edits, Some(answer.body))?)
 }
 
 pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Result<Response> {
-    answer(refusal_answer(refusal, context))
+    gateway_answer(refusal_answer(refusal, context))
 }
 
 /// 204 with the given headers (a successful CORS preflight).
 pub fn no_content(edits: &[HeaderEdit]) -> Result<Response> {
-    Ok(glue::answer(204, edits, None)?)
+    Ok(js::new_response(204, edits, None)?)
 }
 
 /// The configured security headers, encoded once per isolate (part of `Isolate`): for the
@@ -36,7 +36,7 @@ impl SecurityHeaderEdits {
         let edits = |mode| -> Vec<HeaderEdit> {
             security.add.iter().map(|(name, value)| HeaderEdit { name: name.clone().into(), value: value.clone(), mode }).collect()
         };
-        SecurityHeaderEdits { own: glue::encode(&edits(HeaderMode::Set)), relayed: glue::encode(&edits(HeaderMode::SetIfMissing)) }
+        SecurityHeaderEdits { own: js::encode(&edits(HeaderMode::Set)), relayed: js::encode(&edits(HeaderMode::SetIfMissing)) }
     }
 }
 
@@ -50,7 +50,7 @@ pub fn finish(response: &Response, security: Option<&SecurityHeaderEdits>, relay
         Some(security) => security.own.clone(),
         None => SecurityHeaderEdits::new(&SecurityHeaders::default()).own,
     };
-    glue::encode_into(&mut encoded, extra);
-    glue::apply_encoded_edits(&response.headers(), &encoded)?;
+    js::encode_into(&mut encoded, extra);
+    js::apply_encoded_edits(&response.headers(), &encoded)?;
     Ok(())
 }

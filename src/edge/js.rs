@@ -1,4 +1,4 @@
-//! Bindings to `headers.js`: header mechanics in one call each instead of one call per
+//! Bindings to the shell's JS helpers (`headers.js`, `documents.js`): header mechanics in one call each instead of one call per
 //! header (each wasm↔JS crossing with strings costs more than the work itself).
 
 use worker::js_sys::{Array, Set};
@@ -60,7 +60,7 @@ pub fn apply_edits(headers: &Headers, edits: &[HeaderEdit]) -> Result<(), JsValu
 }
 
 /// A response the gateway produces itself, in one crossing.
-pub fn answer(status: u16, edits: &[HeaderEdit], body: Option<String>) -> Result<Response, JsValue> {
+pub fn new_response(status: u16, edits: &[HeaderEdit], body: Option<String>) -> Result<Response, JsValue> {
     answer_encoded(status, &encode(edits), body)
 }
 
