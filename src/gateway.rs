@@ -20,7 +20,7 @@ use crate::policy::{authorize as authorize_route, Access};
 use crate::principal::Principal;
 use crate::rate_limit::{FailureMode, RateLimit, Verdict};
 use crate::reason::{Reason, Refusal};
-use crate::routes::{Route, RouteLookup};
+use crate::route::{Route, RouteLookup};
 
 /// How a header edit combines with what a message already has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,7 +28,6 @@ pub mod rate_limit;
 pub mod reason;
 pub mod request_id;
 pub mod route;
-pub mod routes;
 pub mod security_headers;
 pub mod signature;
 pub mod tenant;

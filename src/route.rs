@@ -1,11 +1,15 @@
-//! Route matching: method sets and path patterns, first match wins.
+//! Routes at run time: the route table (built and validated by `config::routes`), method
+//! sets and path patterns, first match wins.
 //!
 //! Patterns: `/health` (exact), `/api/orders/**` (the prefix itself and everything
 //! below it), `/api/tenants/{tenant}/orders` (a named segment matches exactly one
 //! segment). Literal segments compare ASCII case-insensitively, so a case-insensitive
 //! origin (ASP.NET, IIS) cannot be reached around a rule by changing case.
 
+use crate::cors::CorsPolicy;
 use crate::path::NormalizedPath;
+use crate::policy::Access;
+use crate::rate_limit::RateLimit;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Segment {
@@ -198,6 +202,52 @@ pub fn lookup<'r, 'p>(
         Lookup::NotFound
     } else {
         Lookup::MethodNotAllowed { allow }
+    }
+}
+
+/// One configured route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// `name` from the config, or the path pattern.
+    pub name: String,
+    pub methods: MethodSet,
+    pub pattern: PathPattern,
+    pub access: Access,
+    pub cors: Option<CorsPolicy>,
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Routes in configuration order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+/// A request's route, or why it has none.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteLookup<'r, 'p> {
+    Found { route: &'r Route, params: Vec<(&'r str, &'p str)> },
+    MethodNotAllowed { allow: Vec<String> },
+    NotFound,
+}
+
+impl RouteTable {
+    /// The table of already validated routes (built by the configuration).
+    pub fn new(routes: Vec<Route>) -> RouteTable {
+        RouteTable { routes }
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The first route matching `method` and `path`.
+    pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p NormalizedPath) -> RouteLookup<'r, 'p> {
+        match lookup(self.routes.iter().map(|r| (&r.methods, &r.pattern)), method, path) {
+            Lookup::Found { index, params } => RouteLookup::Found { route: &self.routes[index], params },
+            Lookup::MethodNotAllowed { allow } => RouteLookup::MethodNotAllowed { allow },
+            Lookup::NotFound => RouteLookup::NotFound,
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use entra_edge::bindings;
-use entra_edge::config::{Config, CONFIG_VAR};
+use entra_edge::config::{Config, Segment, CONFIG_VAR};
 use serde_json::Value;
 
 /// One finding, located in the file.
@@ -239,19 +239,18 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
         }
         if let Err(errors) = parsed {
             for error in errors {
-                let mut path = vec!["vars".to_string()];
-                path.extend(field_path(&error.field));
+                // The field's own steps (not its printed form parsed back) locate it in the file.
+                let mut path = vec!["vars".to_string(), CONFIG_VAR.to_string()];
+                path.extend(error.path.segments().iter().map(|segment| match segment {
+                    Segment::Key(name) => name.clone(),
+                    Segment::Index(i) => i.to_string(),
+                }));
                 let path: Vec<&str> = path.iter().map(String::as_str).collect();
                 report(&path, &error.field, error.message, Severity::Error);
             }
         }
     }
     Ok(problems)
-}
-
-/// `ENTRA_EDGE.routes[2].cors.origins[0]` → `["ENTRA_EDGE", "routes", "2", "cors", "origins", "0"]`.
-fn field_path(field: &str) -> Vec<String> {
-    field.split(['.', '[', ']']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 const USAGE: &str = "usage: entra-edge-check [wrangler.toml|wrangler.json|wrangler.jsonc] [--env NAME] [--strict]

@@ -29,7 +29,7 @@ use crate::principal::Principal;
 use crate::problem::AnswerContext;
 use crate::reason::{Reason, Refusal};
 use crate::request_id::{choose, RequestIds};
-use crate::routes::Route;
+use crate::route::Route;
 use crate::token::UnverifiedToken;
 use crate::verify::authenticate;
 

@@ -4,15 +4,25 @@
 //! Every problem names its field (`ENTRA_EDGE.tenants[1]`), so an operator can fix it
 //! without reading code. Any problem means the gateway refuses all traffic.
 
-use std::fmt;
-
 use serde::Deserialize;
 
+mod checks;
+mod cors;
+mod keys;
+mod problems;
+mod rate_limit;
+mod routes;
+mod security_headers;
+
+pub use problems::{ConfigError, Field, Problems, Segment};
+
 use crate::forward::IdentityHeaderPolicy;
-use crate::routes::{RawRoute, RouteTable};
-use crate::security_headers::{RawSecurityHeaders, SecurityHeaders};
+use crate::route::RouteTable;
+use crate::security_headers::SecurityHeaders;
 use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
+use routes::RawRoute;
+use security_headers::RawSecurityHeaders;
 
 /// The name of the var that holds the configuration.
 pub const CONFIG_VAR: &str = "ENTRA_EDGE";
@@ -34,25 +44,6 @@ const GRAPH_AUDIENCES: [&str; 5] = [
 pub fn is_graph_audience(audience: &str) -> bool {
     let audience = audience.trim_end_matches('/');
     GRAPH_AUDIENCES.iter().any(|graph| audience.eq_ignore_ascii_case(graph))
-}
-
-/// A configuration problem, located by the path of the offending field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    pub field: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError { field: field.into(), message: message.into() }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
 }
 
 /// Where allowed requests are sent: scheme, host, optional port and optional path prefix.
@@ -197,7 +188,7 @@ impl Config {
     /// every semantic check runs on what parsed.
     pub fn from_json(json: &str) -> Result<Config, Vec<ConfigError>> {
         let mut value: serde_json::Value =
-            serde_json::from_str(json).map_err(|err| vec![ConfigError::new(CONFIG_VAR, message_of(&err))])?;
+            serde_json::from_str(json).map_err(|err| vec![ConfigError::new(&Field::root(), message_of(&err))])?;
         let mut errors = Vec::new();
         // Field names (`ENTRA_EDGE.origin`) of what was set aside.
         let mut set_aside: Vec<String> = Vec::new();
@@ -219,18 +210,19 @@ impl Config {
                     let segments: Vec<_> = err.path().iter().cloned().collect();
                     let message = message_of(err.inner());
                     // A required field we set aside ourselves: already reported.
-                    let field = path_field(&segments);
+                    let at = path_field(&segments);
+                    let field = at.to_string();
                     let follows_removal = message
                         .strip_prefix("missing field `")
                         .and_then(|rest| rest.split_once('`'))
                         .is_some_and(|(name, _)| set_aside.iter().any(|removed| *removed == format!("{field}.{name}")));
                     if follows_removal || !remove_field(&mut value, &segments) {
                         if !follows_removal {
-                            errors.push(ConfigError::new(field, message));
+                            errors.push(ConfigError::new(&at, message));
                         }
                         return Err(errors);
                     }
-                    errors.push(ConfigError::new(field.clone(), message));
+                    errors.push(ConfigError::new(&at, message));
                     set_aside.push(field);
                 }
             }
@@ -245,25 +237,15 @@ fn message_of(err: &serde_json::Error) -> String {
     message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_string()
 }
 
-/// `ENTRA_EDGE.routes[2].cors` from a deserialization path.
-fn path_field(segments: &[serde_path_to_error::Segment]) -> String {
+/// The field a deserialization error points at.
+fn path_field(segments: &[serde_path_to_error::Segment]) -> Field {
     use serde_path_to_error::Segment;
-    let mut field = CONFIG_VAR.to_string();
-    for segment in segments {
-        match segment {
-            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
-            Segment::Map { key } => {
-                field.push('.');
-                field.push_str(key);
-            }
-            Segment::Enum { variant } => {
-                field.push('.');
-                field.push_str(variant);
-            }
-            Segment::Unknown => field.push_str(".?"),
-        }
-    }
-    field
+    segments.iter().fold(Field::root(), |at, segment| match segment {
+        Segment::Seq { index } => at.index(*index),
+        Segment::Map { key } => at.key(key),
+        Segment::Enum { variant } => at.key(variant),
+        Segment::Unknown => at.key("?"),
+    })
 }
 
 /// Removes the object member at `segments` (so parsing can go on without it). Only object
@@ -313,7 +295,7 @@ struct RawConfig {
     #[serde(default)]
     require_idtyp_for_app_tokens: bool,
     #[serde(default)]
-    keys: RawKeySettings,
+    keys: keys::RawKeySettings,
     #[serde(default = "default_token_cache_size")]
     token_cache_size: usize,
     #[serde(default = "default_health_path")]
@@ -329,30 +311,6 @@ struct RawConfig {
     #[serde(default = "default_log_user_ids")]
     log_user_ids: UserIdForm,
     routes: Vec<RawRoute>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawKeySettings {
-    refresh_after_seconds: u64,
-    max_stale_seconds: u64,
-    unknown_kid_cooldown_seconds: u64,
-    fetch_timeout_ms: u64,
-    app_id: Option<String>,
-    allowed_jwks_hosts: Vec<String>,
-}
-
-impl Default for RawKeySettings {
-    fn default() -> Self {
-        RawKeySettings {
-            refresh_after_seconds: 3600,
-            max_stale_seconds: 86_400,
-            unknown_kid_cooldown_seconds: 300,
-            fetch_timeout_ms: 3000,
-            app_id: None,
-            allowed_jwks_hosts: Vec::new(),
-        }
-    }
 }
 
 fn default_authority() -> String {
@@ -383,177 +341,106 @@ fn default_realm() -> String {
     "entra-edge".to_string()
 }
 
-fn field(name: &str) -> String {
-    format!("{CONFIG_VAR}.{name}")
-}
-
 impl RawConfig {
     fn validate(self) -> Result<Config, Vec<ConfigError>> {
-        let mut errors = Vec::new();
+        let mut problems = Problems::default();
 
-        let origin = match parse_base_url(&self.origin, true) {
+        let origin = match checks::parse_base_url(&self.origin, true) {
             Ok(base) => Some(Origin { base }),
             Err(message) => {
-                errors.push(ConfigError::new(field("origin"), message));
+                problems.add(&Field::root().join("origin"), message);
                 None
             }
         };
-        let authority = match parse_base_url(&self.authority, false) {
+        let authority = match checks::parse_base_url(&self.authority, false) {
             Ok(base) => Some(base),
             Err(message) => {
-                errors.push(ConfigError::new(field("authority"), message));
+                problems.add(&Field::root().join("authority"), message);
                 None
             }
         };
 
         if self.tenants.is_empty() {
-            errors.push(ConfigError::new(field("tenants"), "must list at least one tenant id"));
+            problems.add(&Field::root().join("tenants"), "must list at least one tenant id");
         }
-        let mut tenants = Vec::new();
-        for (i, value) in self.tenants.iter().enumerate() {
-            match TenantId::parse(value) {
-                Some(tid) if tenants.contains(&tid) => {
-                    errors.push(ConfigError::new(field(&format!("tenants[{i}]")), format!("duplicate tenant id {value:?}")))
-                }
-                Some(tid) => tenants.push(tid),
-                None => errors.push(ConfigError::new(
-                    field(&format!("tenants[{i}]")),
-                    format!("{value:?} is not a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)"),
-                )),
-            }
-        }
+        let tenants = checks::guid_list(&self.tenants, &Field::root().key("tenants"), "tenant id", &mut problems);
 
         if self.audiences.is_empty() {
-            errors.push(ConfigError::new(field("audiences"), "must list at least one audience (the API's client id and/or App ID URI)"));
+            problems.add(&Field::root().join("audiences"), "must list at least one audience (the API's client id and/or App ID URI)");
         }
         for (i, audience) in self.audiences.iter().enumerate() {
-            let at = field(&format!("audiences[{i}]"));
+            let at = Field::root().key("audiences").index(i);
             if audience.trim().is_empty() || audience.trim() != audience {
-                errors.push(ConfigError::new(at, "must be a non-empty string without surrounding spaces"));
+                problems.add(&at, "must be a non-empty string without surrounding spaces");
             } else if is_graph_audience(audience) {
-                errors.push(ConfigError::new(
-                    at,
-                    "Microsoft Graph tokens can only be validated by Graph; use your API's own client id or App ID URI",
-                ));
+                problems.add(&at, "Microsoft Graph tokens can only be validated by Graph; use your API's own client id or App ID URI");
             }
         }
 
         let mut token_versions = Vec::new();
         if self.token_versions.is_empty() {
-            errors.push(ConfigError::new(field("token_versions"), "must list \"1.0\", \"2.0\" or both"));
+            problems.add(&Field::root().join("token_versions"), "must list \"1.0\", \"2.0\" or both");
         }
         for (i, value) in self.token_versions.iter().enumerate() {
             match TokenVersion::parse(value) {
                 Some(v) if !token_versions.contains(&v) => token_versions.push(v),
-                Some(_) => errors.push(ConfigError::new(field(&format!("token_versions[{i}]")), "duplicate version")),
-                None => errors.push(ConfigError::new(
-                    field(&format!("token_versions[{i}]")),
-                    format!("{value:?} is not a token version (\"1.0\" or \"2.0\")"),
-                )),
+                Some(_) => problems.add(&Field::root().key("token_versions").index(i), "duplicate version"),
+                None => problems
+                    .add(&Field::root().key("token_versions").index(i), format!("{value:?} is not a token version (\"1.0\" or \"2.0\")")),
             }
         }
 
         if self.clock_skew_seconds > 900 {
-            errors.push(ConfigError::new(field("clock_skew_seconds"), "must be at most 900 seconds"));
+            problems.add(&Field::root().join("clock_skew_seconds"), "must be at most 900 seconds");
         }
         if self.realm.is_empty() || !self.realm.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
-            errors.push(ConfigError::new(field("realm"), "must be non-empty printable ASCII without quotes or backslashes"));
+            problems.add(&Field::root().join("realm"), "must be non-empty printable ASCII without quotes or backslashes");
         }
 
         for (i, entry) in self.extra_identity_headers.iter().enumerate() {
-            let at = field(&format!("extra_identity_headers[{i}]"));
+            let at = Field::root().key("extra_identity_headers").index(i);
             let (name, prefix) = match entry.strip_suffix('*') {
                 Some(name) => (name, true),
                 None => (entry.as_str(), false),
             };
             let folded = crate::forward::fold_name(name);
-            if name.is_empty() || !name.bytes().all(|b| is_header_name_byte(b) && b != b'*') {
-                errors.push(ConfigError::new(
-                    at,
-                    format!("{entry:?} is not a header name, or a prefix ending in * (such as \"x-myapp-user-*\")"),
-                ));
+            if name.is_empty() || !name.bytes().all(|b| checks::is_header_name_byte(b) && b != b'*') {
+                problems.add(&at, format!("{entry:?} is not a header name, or a prefix ending in * (such as \"x-myapp-user-*\")"));
             } else if prefix && folded.trim_end_matches('-').len() < 3 {
-                errors.push(ConfigError::new(
-                    at,
-                    format!("{entry:?} is too broad: it would remove every such header; name your origin's own prefix (such as \"x-myapp-user-*\")"),
-                ));
+                problems.add(&at, format!("{entry:?} is too broad: it would remove every such header; name your origin's own prefix (such as \"x-myapp-user-*\")"));
             } else if ["authorization", "host", "content-type", "content-length", "cookie", "x-request-id", "traceparent"]
                 .iter()
                 .any(|own| if prefix { own.starts_with(folded.as_str()) } else { *own == folded })
             {
-                errors.push(ConfigError::new(
-                    at,
-                    format!("{entry:?} covers a header the gateway handles itself (Authorization: see forward_authorization)"),
-                ));
+                problems
+                    .add(&at, format!("{entry:?} covers a header the gateway handles itself (Authorization: see forward_authorization)"));
             }
         }
 
-        let k = &self.keys;
-        if k.refresh_after_seconds == 0 {
-            errors.push(ConfigError::new(field("keys.refresh_after_seconds"), "must be at least 1"));
-        }
-        if k.max_stale_seconds < k.refresh_after_seconds {
-            errors.push(ConfigError::new(field("keys.max_stale_seconds"), "must be at least keys.refresh_after_seconds"));
-        }
+        let keys = self.keys.build(&Field::root().key("keys"), &mut problems);
         let health_path = match self.health_path.as_str() {
             "" => None,
             path => match crate::path::normalize(path) {
                 Ok(normalized) if normalized.as_str() == path && path != "/" => Some(path.to_string()),
                 _ => {
-                    errors.push(ConfigError::new(
-                        field("health_path"),
+                    problems.add(
+                        &Field::root().join("health_path"),
                         "must be a normalized absolute path such as /.well-known/entra-edge/health, or \"\" to disable",
-                    ));
+                    );
                     None
                 }
             },
         };
-        let security_headers = self.security_headers.build(&mut errors);
+        let security_headers = self.security_headers.build(&Field::root().key("security_headers"), &mut problems);
         if self.origin_timeout_ms == 0 || self.origin_timeout_ms > 300_000 {
-            errors.push(ConfigError::new(field("origin_timeout_ms"), "must be between 1 and 300000"));
+            problems.add(&Field::root().join("origin_timeout_ms"), "must be between 1 and 300000");
         }
         if self.token_cache_size > 100_000 {
-            errors.push(ConfigError::new(field("token_cache_size"), "must be at most 100000"));
+            problems.add(&Field::root().join("token_cache_size"), "must be at most 100000");
         }
-        if k.fetch_timeout_ms == 0 || k.fetch_timeout_ms > 30_000 {
-            errors.push(ConfigError::new(field("keys.fetch_timeout_ms"), "must be between 1 and 30000"));
-        }
-        let app_id = match k.app_id.as_deref() {
-            None => None,
-            Some(value) => match TenantId::parse(value) {
-                // The same GUID shape as a tenant id; kept in the lowercase form Entra prints.
-                Some(guid) => Some(guid.as_str().to_string()),
-                None => {
-                    errors.push(ConfigError::new(
-                        field("keys.app_id"),
-                        format!("{value:?} is not an application (client) id: a GUID such as 6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f"),
-                    ));
-                    None
-                }
-            },
-        };
-        for (i, host) in k.allowed_jwks_hosts.iter().enumerate() {
-            if host.contains('*') {
-                errors.push(ConfigError::new(
-                    field(&format!("keys.allowed_jwks_hosts[{i}]")),
-                    format!("{host:?}: wildcards are not supported; list each host (and :port if not 443)"),
-                ));
-                continue;
-            }
-            let valid = url::Url::parse(&format!("https://{host}/"))
-                .ok()
-                .is_some_and(|u| u.path() == "/" && u.username().is_empty() && u.query().is_none() && !host.contains(['/', '@', '?', '#']));
-            if !valid || host.is_empty() {
-                errors.push(ConfigError::new(
-                    field(&format!("keys.allowed_jwks_hosts[{i}]")),
-                    format!("{host:?} is not a host or host:port (such as \"keys.example.com\")"),
-                ));
-            }
-        }
+        let routes = routes::build(self.routes, &tenants, &mut problems);
 
-        let routes = crate::routes::build(self.routes, &tenants, &mut errors);
-
-        match (errors.is_empty(), origin, authority, routes) {
+        match (problems.count() == 0, origin, authority, routes) {
             (true, Some(origin), Some(authority), Some(routes)) => Ok(Config {
                 origin,
                 authority,
@@ -565,14 +452,7 @@ impl RawConfig {
                 forward_authorization: self.forward_authorization,
                 identity_headers: IdentityHeaderPolicy::with_extra(&self.extra_identity_headers),
                 require_idtyp_for_app_tokens: self.require_idtyp_for_app_tokens,
-                keys: KeySettings {
-                    refresh_after_seconds: k.refresh_after_seconds,
-                    max_stale_seconds: k.max_stale_seconds,
-                    unknown_kid_cooldown_seconds: k.unknown_kid_cooldown_seconds,
-                    fetch_timeout_ms: k.fetch_timeout_ms,
-                    app_id,
-                    allowed_jwks_hosts: k.allowed_jwks_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
-                },
+                keys,
                 token_cache_size: self.token_cache_size,
                 health_path,
                 security_headers,
@@ -581,41 +461,9 @@ impl RawConfig {
                 log: LogSettings { level: self.log_level, user_ids: self.log_user_ids },
                 routes,
             }),
-            _ => Err(errors),
+            _ => Err(problems.into_vec()),
         }
     }
-}
-
-/// RFC 9110 §5.1 field-name characters (`tchar`).
-fn is_header_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Checks an absolute http(s) URL with no credentials, query or fragment and returns it
-/// without a trailing slash. Plain `http` is only accepted for loopback hosts (local
-/// testing) — a token verified against keys fetched in clear text proves nothing.
-fn parse_base_url(value: &str, allow_path: bool) -> Result<String, String> {
-    let url = url::Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL ({e})"))?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1") | Some("localhost") | Some("[::1]"));
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => return Err(format!("{value:?} must use https (plain http is accepted only for 127.0.0.1/localhost)")),
-        other => return Err(format!("{value:?} has scheme {other:?}; expected https")),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{value:?} has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{value:?} must not contain credentials"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{value:?} must not have a query or fragment"));
-    }
-    if !allow_path && url.path() != "/" {
-        return Err(format!("{value:?} must be a host only, without a path"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 #[cfg(test)]

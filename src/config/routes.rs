@@ -1,57 +1,13 @@
-//! The configured route table: `[[vars.ENTRA_EDGE.routes]]` entries parsed into typed
-//! routes (pattern, methods, access rule, CORS), validated as a whole (unreachable
-//! routes are errors), and looked up first-match-wins.
+//! `[[vars.ENTRA_EDGE.routes]]` entries parsed into typed routes (pattern, methods, access
+//! rule, CORS, rate limit) and validated as a whole (unreachable routes are errors).
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
-use crate::cors::{valid_origin, CorsPolicy, Origins};
-use crate::path::NormalizedPath;
 use crate::policy::{Access, KindRule, Match, Need, Requirements};
-use crate::rate_limit::{FailureMode, KeyPart, RateLimit, Window};
-use crate::route::{lookup, Lookup, MethodSet, PathPattern};
-use crate::tenant::{is_guid, TenantId};
+use crate::route::{MethodSet, PathPattern, Route, RouteTable};
+use crate::tenant::TenantId;
 
-/// One configured route.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
-    /// `name` from the config, or the path pattern.
-    pub name: String,
-    pub methods: MethodSet,
-    pub pattern: PathPattern,
-    pub access: Access,
-    pub cors: Option<CorsPolicy>,
-    pub rate_limit: Option<RateLimit>,
-}
-
-/// Routes in configuration order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouteTable {
-    routes: Vec<Route>,
-}
-
-/// A request's route, or why it has none.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RouteLookup<'r, 'p> {
-    Found { route: &'r Route, params: Vec<(&'r str, &'p str)> },
-    MethodNotAllowed { allow: Vec<String> },
-    NotFound,
-}
-
-impl RouteTable {
-    pub fn routes(&self) -> &[Route] {
-        &self.routes
-    }
-
-    /// The first route matching `method` and `path`.
-    pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p NormalizedPath) -> RouteLookup<'r, 'p> {
-        match lookup(self.routes.iter().map(|r| (&r.methods, &r.pattern)), method, path) {
-            Lookup::Found { index, params } => RouteLookup::Found { route: &self.routes[index], params },
-            Lookup::MethodNotAllowed { allow } => RouteLookup::MethodNotAllowed { allow },
-            Lookup::NotFound => RouteLookup::NotFound,
-        }
-    }
-}
+use super::{checks, cors, rate_limit, Field, Problems};
 
 #[derive(Deserialize, Clone, Copy, Default)]
 #[serde(rename_all = "lowercase")]
@@ -72,7 +28,7 @@ enum RawKind {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawRoute {
+pub struct RawRoute {
     name: Option<String>,
     path: String,
     methods: Option<Vec<String>>,
@@ -89,83 +45,49 @@ pub(crate) struct RawRoute {
     tenants: Option<Vec<String>>,
     tenant_segment: Option<String>,
     auth_context: Option<String>,
-    cors: Option<RawCors>,
-    rate_limit: Option<RawRateLimit>,
+    cors: Option<cors::RawCors>,
+    rate_limit: Option<rate_limit::RawRateLimit>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRateLimit {
-    name: Option<String>,
-    key: Vec<KeyPart>,
-    windows: Vec<RawWindow>,
-    failure_mode: Option<FailureMode>,
+/// The problems of one route, under `ENTRA_EDGE.routes[i]`.
+pub(super) struct RouteProblems<'p> {
+    pub(super) at: Field,
+    pub(super) problems: &'p mut Problems,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWindow {
-    requests: u64,
-    period_seconds: u64,
-    burst: Option<u64>,
-}
+impl RouteProblems<'_> {
+    /// `field` is relative to the route (`cors.origins[0]`), or "" for the route itself.
+    pub(super) fn add(&mut self, field: &str, message: impl Into<String>) {
+        let at = self.at.join(field);
+        self.problems.add(&at, message);
+    }
 
-/// Longest window: a month.
-const MAX_PERIOD_SECONDS: u64 = 31 * 86_400;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCors {
-    origins: Vec<String>,
-    methods: Option<Vec<String>>,
-    headers: Option<Vec<String>>,
-    expose_headers: Option<Vec<String>>,
-    #[serde(default = "default_max_age")]
-    max_age_seconds: u64,
-    #[serde(default)]
-    credentials: bool,
-}
-
-fn default_max_age() -> u64 {
-    600
-}
-
-/// Collects problems for one route under `ENTRA_EDGE.routes[i]`.
-struct Problems<'e> {
-    prefix: String,
-    errors: &'e mut Vec<ConfigError>,
-}
-
-impl Problems<'_> {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
-        let field = if field.is_empty() { self.prefix.clone() } else { format!("{}.{field}", self.prefix) };
-        self.errors.push(ConfigError { field, message: message.into() });
+    pub(super) fn count(&self) -> usize {
+        self.problems.count()
     }
 }
 
 /// Parses and validates the route list. `tenants` is the global allow-list.
-pub(crate) fn build(raw: Vec<RawRoute>, tenants: &[TenantId], errors: &mut Vec<ConfigError>) -> Option<RouteTable> {
-    let before = errors.len();
+pub fn build(raw: Vec<RawRoute>, tenants: &[TenantId], problems: &mut Problems) -> Option<RouteTable> {
+    let before = problems.count();
+    let at = Field::root().key("routes");
     if raw.is_empty() {
-        errors.push(ConfigError {
-            field: "ENTRA_EDGE.routes".into(),
-            message: "must declare at least one route; requests matching no route are denied (add path = \"/**\" for a default)".into(),
-        });
+        problems.add(&at, "must declare at least one route; requests matching no route are denied (add path = \"/**\" for a default)");
     }
     let mut routes = Vec::new();
     for (i, raw_route) in raw.into_iter().enumerate() {
-        let mut problems = Problems { prefix: format!("ENTRA_EDGE.routes[{i}]"), errors };
-        if let Some(route) = build_route(raw_route, tenants, &mut problems) {
+        let mut route_problems = RouteProblems { at: at.index(i), problems };
+        if let Some(route) = build_route(raw_route, tenants, &mut route_problems) {
             routes.push((i, route));
         }
     }
-    check_reachability(&routes, errors);
-    check_shared_limits(&routes, errors);
-    (errors.len() == before).then(|| RouteTable { routes: routes.into_iter().map(|(_, r)| r).collect() })
+    check_reachability(&routes, &at, problems);
+    check_shared_limits(&routes, &at, problems);
+    (problems.count() == before).then(|| RouteTable::new(routes.into_iter().map(|(_, r)| r).collect()))
 }
 
 /// Routes sharing a rate-limit name share its buckets, so they must agree on it.
-fn check_shared_limits(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>) {
+fn check_shared_limits(routes: &[(usize, Route)], at: &Field, problems: &mut Problems) {
     for (j, (index, later)) in routes.iter().enumerate() {
         let Some(limit) = &later.rate_limit else { continue };
         let clash = routes[..j].iter().find_map(|(earlier_index, e)| {
@@ -175,38 +97,35 @@ fn check_shared_limits(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>)
                 .map(|_| earlier_index)
         });
         if let Some(earlier_index) = clash {
-            errors.push(ConfigError {
-                field: format!("ENTRA_EDGE.routes[{index}].rate_limit"),
-                message: format!("rate limit {:?} is also declared by routes[{earlier_index}] with another key or windows (a shared name means shared buckets)", limit.name),
-            });
+            problems.add(
+                &at.index(*index).key("rate_limit"),
+                format!("rate limit {:?} is also declared by routes[{earlier_index}] with another key or windows (a shared name means shared buckets)", limit.name),
+            );
         }
     }
 }
 
-fn check_reachability(routes: &[(usize, Route)], errors: &mut Vec<ConfigError>) {
+fn check_reachability(routes: &[(usize, Route)], at: &Field, problems: &mut Problems) {
     for (j, (index, later)) in routes.iter().enumerate() {
         if let Some((earlier_index, earlier)) =
             routes[..j].iter().find(|(_, e)| e.methods.covers(&later.methods) && e.pattern.covers(&later.pattern))
         {
-            errors.push(ConfigError {
-                field: format!("ENTRA_EDGE.routes[{index}]"),
-                message: format!(
+            problems.add(
+                &at.index(*index),
+                format!(
                     "route {:?} can never match: routes[{earlier_index}] ({:?}) comes first and matches every request it would (first match wins; move the more specific route up)",
                     later.name, earlier.name
                 ),
-            });
+            );
         }
         if routes[..j].iter().any(|(_, e)| e.name == later.name) {
-            errors.push(ConfigError {
-                field: format!("ENTRA_EDGE.routes[{index}].name"),
-                message: format!("duplicate route name {:?}", later.name),
-            });
+            problems.add(&at.index(*index).key("name"), format!("duplicate route name {:?}", later.name));
         }
     }
 }
 
-fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Option<Route> {
-    let before = p.errors.len();
+fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut RouteProblems<'_>) -> Option<Route> {
+    let before = p.count();
     let pattern = PathPattern::parse(&raw.path).map_err(|e| p.add("path", e)).ok();
     let methods = MethodSet::parse(raw.methods.as_deref()).map_err(|e| p.add("methods", e)).ok();
     let name = raw.name.clone().unwrap_or_else(|| raw.path.clone());
@@ -235,28 +154,24 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
         if clients.is_empty() {
             p.add("clients", "must not be empty (omit it to allow every client)");
         }
-        for (i, c) in clients.iter().enumerate() {
-            if !is_guid(c) {
-                p.add(&format!("clients[{i}]"), format!("{c:?} is not a client (application) id GUID"));
-            }
-        }
+        let at = p.at.key("clients");
+        checks::guid_list(clients, &at, "client (application) id", p.problems);
     });
     let route_tenants = raw.tenants.map(|list| {
         if list.is_empty() {
             p.add("tenants", "must not be empty (omit it to allow every configured tenant)");
         }
-        let mut parsed = Vec::new();
-        for (i, value) in list.iter().enumerate() {
-            match TenantId::parse(value) {
-                Some(tid) if tenants.contains(&tid) => parsed.push(tid),
-                Some(_) => p.add(
+        let at = p.at.key("tenants");
+        let parsed = checks::guid_list(&list, &at, "tenant id", p.problems);
+        for (i, tid) in parsed.iter().enumerate() {
+            if !tenants.contains(tid) {
+                p.add(
                     &format!("tenants[{i}]"),
-                    format!("{value:?} is not in ENTRA_EDGE.tenants (a route can only narrow the global list)"),
-                ),
-                None => p.add(&format!("tenants[{i}]"), format!("{value:?} is not a tenant id GUID")),
+                    format!("{:?} is not in ENTRA_EDGE.tenants (a route can only narrow the global list)", tid.as_str()),
+                );
             }
         }
-        parsed
+        parsed.into_iter().filter(|tid| tenants.contains(tid)).collect()
     });
     if let (Some(segment), Some(pattern)) = (&raw.tenant_segment, &pattern) {
         if !pattern.has_param(segment) {
@@ -269,10 +184,10 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
             p.add("auth_context", format!("{context:?} is not an authentication context id (c1 … c99)"));
         }
     }
-    let cors = raw.cors.and_then(|c| build_cors(c, methods.as_ref(), p));
-    let rate_limit = raw.rate_limit.and_then(|r| build_rate_limit(r, &name, raw.public, p));
+    let cors = raw.cors.and_then(|c| cors::build(c, methods.as_ref(), p));
+    let rate_limit = raw.rate_limit.and_then(|r| rate_limit::build(r, &name, raw.public, p));
 
-    if p.errors.len() != before {
+    if p.count() != before {
         return None;
     }
     let access = if raw.public {
@@ -296,65 +211,7 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut Problems<'_>) -> Opt
     Some(Route { name, methods: methods?, pattern: pattern?, access, cors, rate_limit })
 }
 
-fn build_rate_limit(raw: RawRateLimit, route_name: &str, public: bool, p: &mut Problems<'_>) -> Option<RateLimit> {
-    let before = p.errors.len();
-    let name = raw.name.unwrap_or_else(|| {
-        // Derived from the route name (often its path): "/api/orders/**" → "api-orders".
-        let derived: String = route_name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
-        let derived = derived.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
-        if derived.is_empty() {
-            "root".to_string()
-        } else {
-            derived.chars().take(64).collect()
-        }
-    });
-    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        p.add(
-            "rate_limit.name",
-            format!("{name:?} must be 1-64 letters, digits, - _ or . (set it when the route name has other characters)"),
-        );
-    }
-    if raw.key.is_empty() {
-        p.add("rate_limit.key", "must name at least one of \"oid\", \"client\", \"tenant\", \"ip\"");
-    }
-    for (i, part) in raw.key.iter().enumerate() {
-        if raw.key[..i].contains(part) {
-            p.add(&format!("rate_limit.key[{i}]"), "is listed twice");
-        }
-        if public && *part != KeyPart::Ip {
-            p.add(&format!("rate_limit.key[{i}]"), "a public route has no verified identity: only \"ip\" can key its limit");
-        }
-    }
-    if raw.windows.is_empty() || raw.windows.len() > 4 {
-        p.add("rate_limit.windows", "must list 1 to 4 windows (e.g. a rate and a daily quota)");
-    }
-    let mut windows = Vec::new();
-    for (i, w) in raw.windows.iter().enumerate() {
-        let at = format!("rate_limit.windows[{i}]");
-        if w.requests == 0 || w.requests > 1_000_000_000 {
-            p.add(&format!("{at}.requests"), "must be between 1 and 1000000000");
-        }
-        if w.period_seconds == 0 || w.period_seconds > MAX_PERIOD_SECONDS {
-            p.add(&format!("{at}.period_seconds"), format!("must be between 1 and {MAX_PERIOD_SECONDS} (31 days)"));
-        }
-        let burst = w.burst.unwrap_or(w.requests);
-        if burst == 0 || burst > 1_000_000_000 {
-            p.add(&format!("{at}.burst"), "must be between 1 and 1000000000");
-        }
-        if windows.iter().any(|x: &Window| x.period_seconds == w.period_seconds) {
-            p.add(&format!("{at}.period_seconds"), "two windows with the same period");
-        }
-        windows.push(Window { requests: w.requests, period_seconds: w.period_seconds, burst });
-    }
-    (p.errors.len() == before).then(|| RateLimit {
-        name,
-        key: raw.key,
-        windows,
-        failure_mode: raw.failure_mode.unwrap_or(FailureMode::Open),
-    })
-}
-
-fn need(values: Option<Vec<String>>, mode: Option<RawMatch>, field: &str, p: &mut Problems<'_>) -> Option<Need> {
+fn need(values: Option<Vec<String>>, mode: Option<RawMatch>, field: &str, p: &mut RouteProblems<'_>) -> Option<Need> {
     let Some(values) = values else {
         if mode.is_some() {
             p.add(&format!("{field}_match"), format!("is set but {field} is not"));
@@ -374,57 +231,6 @@ fn need(values: Option<Vec<String>>, mode: Option<RawMatch>, field: &str, p: &mu
         RawMatch::All => Match::All,
     };
     Some(Need { values, mode })
-}
-
-const DEFAULT_CORS_METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
-
-fn build_cors(raw: RawCors, route_methods: Option<&MethodSet>, p: &mut Problems<'_>) -> Option<CorsPolicy> {
-    if raw.origins.is_empty() {
-        p.add("cors.origins", "must list at least one origin");
-    }
-    for (i, origin) in raw.origins.iter().enumerate() {
-        if !valid_origin(origin) {
-            p.add(
-                &format!("cors.origins[{i}]"),
-                format!("{origin:?} is not an origin (scheme://host[:port], no path or trailing slash) or \"*\""),
-            );
-        }
-    }
-    let any = raw.origins.iter().any(|o| o == "*");
-    if any && raw.origins.len() > 1 {
-        p.add("cors.origins", "\"*\" cannot be combined with other origins");
-    }
-    if any && raw.credentials {
-        p.add("cors.credentials", "cannot be true with origins = [\"*\"]");
-    }
-    if raw.max_age_seconds > 86_400 {
-        p.add("cors.max_age_seconds", "must be at most 86400");
-    }
-    let methods = match (&raw.methods, route_methods) {
-        (Some(methods), _) => match MethodSet::parse(Some(methods)) {
-            Ok(MethodSet::Only(list)) => list,
-            Ok(MethodSet::Any) => DEFAULT_CORS_METHODS.iter().map(|m| m.to_string()).collect(),
-            Err(e) => {
-                p.add("cors.methods", e);
-                Vec::new()
-            }
-        },
-        (None, Some(MethodSet::Only(list))) => list.clone(),
-        (None, _) => DEFAULT_CORS_METHODS.iter().map(|m| m.to_string()).collect(),
-    };
-    let header_list = |values: Option<Vec<String>>, default: &[&str], field: &str, p: &mut Problems<'_>| -> Vec<String> {
-        let values = values.unwrap_or_else(|| default.iter().map(|h| h.to_string()).collect());
-        for (i, h) in values.iter().enumerate() {
-            if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
-                p.add(&format!("cors.{field}[{i}]"), format!("{h:?} is not a header name"));
-            }
-        }
-        values.into_iter().map(|h| h.to_ascii_lowercase()).collect()
-    };
-    let headers = header_list(raw.headers, &["authorization", "content-type"], "headers", p);
-    let expose_headers = header_list(raw.expose_headers, &["www-authenticate"], "expose_headers", p);
-    let origins = if any { Origins::Any } else { Origins::List(raw.origins.iter().map(|o| o.to_ascii_lowercase()).collect()) };
-    Some(CorsPolicy { origins, methods, headers, expose_headers, max_age_seconds: raw.max_age_seconds, credentials: raw.credentials })
 }
 
 #[cfg(test)]
@@ -482,7 +288,7 @@ mod tests {
         .unwrap();
         let path = normalize("/api/orders/7").unwrap();
         match config.routes.lookup("GET", &path) {
-            super::RouteLookup::Found { route, params } => {
+            crate::route::RouteLookup::Found { route, params } => {
                 assert_eq!(route.name, "one");
                 assert_eq!(params, vec![("id", "7")]);
             }
