@@ -301,14 +301,7 @@ mod tests {
     use super::*;
 
     fn settings() -> KeySettings {
-        KeySettings {
-            refresh_after_seconds: 3600,
-            max_stale_seconds: 86_400,
-            unknown_kid_cooldown_seconds: 300,
-            fetch_timeout_ms: 3000,
-            app_id: None,
-            allowed_jwks_hosts: Vec::new(),
-        }
+        KeySettings::default()
     }
 
     fn fetched(at: i64) -> KeyState {

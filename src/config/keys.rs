@@ -19,13 +19,14 @@ pub(super) struct RawKeySettings {
 
 impl Default for RawKeySettings {
     fn default() -> Self {
+        let d = KeySettings::default();
         RawKeySettings {
-            refresh_after_seconds: 3600,
-            max_stale_seconds: 86_400,
-            unknown_kid_cooldown_seconds: 300,
-            fetch_timeout_ms: 3000,
-            app_id: None,
-            allowed_jwks_hosts: Vec::new(),
+            refresh_after_seconds: d.refresh_after_seconds,
+            max_stale_seconds: d.max_stale_seconds,
+            unknown_kid_cooldown_seconds: d.unknown_kid_cooldown_seconds,
+            fetch_timeout_ms: d.fetch_timeout_ms,
+            app_id: d.app_id,
+            allowed_jwks_hosts: d.allowed_jwks_hosts,
         }
     }
 }

@@ -85,6 +85,20 @@ pub struct KeySettings {
     pub allowed_jwks_hosts: Vec<String>,
 }
 
+/// The documented defaults (README "Configuration").
+impl Default for KeySettings {
+    fn default() -> Self {
+        KeySettings {
+            refresh_after_seconds: 3600,
+            max_stale_seconds: 86_400,
+            unknown_kid_cooldown_seconds: 300,
+            fetch_timeout_ms: 3000,
+            app_id: None,
+            allowed_jwks_hosts: Vec::new(),
+        }
+    }
+}
+
 /// How much the access log says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
