@@ -1,8 +1,13 @@
-// `make bench`: entra-edge side by side with a pass-through worker (the floor) and a jose
-// worker (what most Workers users write), all under plain workerd against the same fast
-// local origin, driven by wrk. Prints one table; each row as a share of pass-through.
+// `make bench`: entra-edge side by side with its floors (JS and smallest workers-rs workers,
+// answering at the edge or forwarding) and its peers (jose, jose with the same hygiene), all
+// under plain workerd against the same fast origin (its own process), driven by wrk. The
+// main column is the CPU time of the workerd process per request (utime + stime from
+// /proc/PID/stat across the wrk run ÷ requests served): a proxy for what Cloudflare bills,
+// and far steadier here than req/s. Each row runs BENCH_RUNS times; the table shows the
+// median and the spread (min–max).
 //
-// Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WARMUP (2).
+// Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WARMUP (2),
+// BENCH_RUNS (3), BENCH_ONLY (a substring: run only matching rows, for profiling work).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
@@ -11,7 +16,6 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { startAuthority } from '../dev/authority.mjs';
-import { startOrigin } from '../dev/origin.mjs';
 import { API_CLIENT_ID, DEMO_TENANT } from '../dev/demo.mjs';
 import { ROOT, startWrangler, writeTestConfig } from '../dev/wrangler.mjs';
 import { startWorkerd } from './workerd.mjs';
@@ -19,7 +23,44 @@ import { startWorkerd } from './workerd.mjs';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const ONLY = process.env.BENCH_ONLY;
 const DISTINCT = 1000;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU time (s) the process has used so far: utime + stime of /proc/PID/stat. */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The origin in its own Node process, so it never shares the bench's event loop. */
+async function startBenchOrigin() {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'origin-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (c) => { const m = /ready (\d+)/.exec(String(c)); if (m) resolve(Number(m[1])); });
+    child.once('exit', (code) => reject(new Error(`bench origin exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+}
+
+/** Builds the smallest workers-rs worker (bench/min-worker) once; its build/ is reused. */
+function buildMinWorker() {
+  const dir = path.join(ROOT, 'bench', 'min-worker');
+  if (fs.existsSync(path.join(dir, 'build', 'index.js'))) return dir;
+  console.error('building bench/min-worker (once)…');
+  const cargoBin = path.join(process.env.CARGO_HOME ?? path.join(os.homedir(), '.cargo'), 'bin');
+  execFileSync(path.join(cargoBin, 'worker-build'), ['--release'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, WASM_BINDGEN_BIN: path.join(cargoBin, 'wasm-bindgen'), WASM_OPT_BIN: path.join(ROOT, 'scripts', 'wasm-opt'), ESBUILD_BIN: path.join(ROOT, 'node_modules', '.bin', 'esbuild') },
+  });
+  return dir;
+}
 
 function ensureWrk() {
   if (spawnSync('wrk', ['--version']).error === undefined) return;
@@ -44,10 +85,11 @@ async function wrk(url, tokensFile, seconds = SECONDS, connections = CONNECTIONS
     return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
   };
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p50: ms('50'), p99: ms('99'), errors };
+  return { rps, requests, p50: ms('50'), p99: ms('99'), errors };
 }
 
 function writeTokens(dir, name, tokens) {
@@ -60,8 +102,8 @@ async function main() {
   ensureWrk();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-bench-'));
   const authority = await startAuthority();
-  const origin = await startOrigin();
-  origin.record = false;
+  const origin = await startBenchOrigin();
+  const minWorker = buildMinWorker();
   const mint = () => authority.mint({ tenant: DEMO_TENANT, audience: API_CLIENT_ID, scopes: ['Orders.Read'], lifetime: 7200 });
   const one = writeTokens(work, 'one.txt', [mint()]);
   const many = writeTokens(work, 'many.txt', Array.from({ length: DISTINCT }, mint));
@@ -75,8 +117,21 @@ async function main() {
     ...extra,
   });
 
-  const joseBundle = path.join(work, 'jose-worker.js');
-  await esbuild.build({ entryPoints: [path.join(ROOT, 'bench', 'jose-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: joseBundle, logLevel: 'error' });
+  const bundle = async (name) => {
+    const out = path.join(work, name);
+    await esbuild.build({ entryPoints: [path.join(ROOT, 'bench', name)], bundle: true, format: 'esm', platform: 'neutral', outfile: out, logLevel: 'error' });
+    return out;
+  };
+  const joseBundle = await bundle('jose-worker.js');
+  const joseHygieneBundle = await bundle('jose-hygiene-worker.js');
+  const joseConfig = { origin: origin.url, authority: authority.url, tenants: [DEMO_TENANT], audiences: [API_CLIENT_ID] };
+  const rust = (mode) => ({
+    modules: [
+      { name: 'index.js', file: path.join(minWorker, 'build', 'index.js'), type: 'esModule' },
+      { name: 'index_bg.wasm', file: path.join(minWorker, 'build', 'index_bg.wasm'), type: 'wasm' },
+    ],
+    text: { MODE: mode, ORIGIN: origin.url },
+  });
 
   const workers = {
     passthrough: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'passthrough.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
@@ -88,34 +143,73 @@ async function main() {
       ],
       json: { ENTRA_EDGE: edgeConfig(extra) },
     }),
-    jose: { modules: [{ name: 'worker.js', file: joseBundle, type: 'esModule' }], json: { CONFIG: { origin: origin.url, authority: authority.url, tenants: [DEMO_TENANT], audiences: [API_CLIENT_ID] } } },
+    jose: { modules: [{ name: 'worker.js', file: joseBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
+    joseHygiene: { modules: [{ name: 'worker.js', file: joseHygieneBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
+    jsAtEdge: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'edge-answer.js'), type: 'esModule' }] },
+    rustAtEdge: rust('edge'),
+    rustForward: rust('forward'),
   };
 
-  const scenarios = [
+  const allScenarios = [
     { row: 'pass-through JS worker (floor)', worker: workers.passthrough, tokens: one },
+    { row: 'floor: JS worker answering at the edge (no origin)', worker: workers.jsAtEdge, tokens: one },
+    { row: 'floor: smallest workers-rs worker answering at the edge', worker: workers.rustAtEdge, tokens: one },
+    { row: 'floor: smallest workers-rs worker forwarding with the global fetch', worker: workers.rustForward, tokens: one },
     { row: 'entra-edge, one repeated token', worker: workers.edge({}), tokens: one },
     { row: `entra-edge, ${DISTINCT} distinct tokens`, worker: workers.edge({}), tokens: many },
     { row: `entra-edge, ${DISTINCT} distinct tokens, token cache off`, worker: workers.edge({ token_cache_size: 0 }), tokens: many },
     { row: 'jose JS worker, one repeated token', worker: workers.jose, tokens: one },
     { row: `jose JS worker, ${DISTINCT} distinct tokens`, worker: workers.jose, tokens: many },
+    { row: `jose JS worker + the same hygiene (like-for-like peer), ${DISTINCT} distinct tokens`, worker: workers.joseHygiene, tokens: many },
     // Where the time goes: the same worker without token checks, and without the origin call.
     { row: 'breakdown: JS worker forwarding with the same hygiene, no token checks', worker: workers.hygiene, tokens: one },
     { row: 'breakdown: entra-edge, public route (no token checks)', worker: workers.edge({ routes: [{ path: '/**', public: true }] }), tokens: one },
     { row: 'breakdown: entra-edge, answered at the edge (404, no origin call)', worker: workers.edge({ routes: [{ path: '/elsewhere' }] }), tokens: one, expectErrors: true },
   ];
 
+  const scenarios = allScenarios.filter((s, i) => i === 0 || !ONLY || s.row.includes(ONLY));
   const results = [];
   for (const [i, s] of scenarios.entries()) {
-    const server = await startWorkerd({ dir: path.join(work, `w${i}`), ...s.worker });
-    try {
-      await wrk(server.url + '/api/orders', s.tokens, WARMUP);
-      const before = authority.counts.jwks;
-      const r = await wrk(server.url + '/api/orders', s.tokens);
-      results.push({ ...s, ...r, jwks: authority.counts.jwks - before });
-      console.error(`${s.row}: ${r.rps.toFixed(0)} req/s`);
-    } finally {
-      await server.stop();
+    const runs = [];
+    let jwks = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const server = await startWorkerd({ dir: path.join(work, `w${i}-${run}`), ...s.worker });
+      try {
+        await wrk(server.url + '/api/orders', s.tokens, WARMUP);
+        const before = authority.counts.jwks;
+        const cpuBefore = cpuSeconds(server.pid);
+        const r = await wrk(server.url + '/api/orders', s.tokens);
+        const cpuUs = ((cpuSeconds(server.pid) - cpuBefore) / r.requests) * 1e6;
+        jwks += authority.counts.jwks - before;
+        runs.push({ ...r, cpuUs });
+      } finally {
+        await server.stop();
+      }
     }
+    const pick = (key) => runs.map((r) => r[key]);
+    const result = {
+      ...s,
+      cpuUs: median(pick('cpuUs')),
+      cpuMin: Math.min(...pick('cpuUs')),
+      cpuMax: Math.max(...pick('cpuUs')),
+      rps: median(pick('rps')),
+      rpsMin: Math.min(...pick('rps')),
+      rpsMax: Math.max(...pick('rps')),
+      p50: median(pick('p50')),
+      p99: median(pick('p99')),
+      errors: runs.reduce((sum, r) => sum + r.errors, 0),
+      jwks,
+    };
+    results.push(result);
+    console.error(`${s.row}: ${result.cpuUs.toFixed(0)} µs CPU/request (${result.cpuMin.toFixed(0)}–${result.cpuMax.toFixed(0)}), ${result.rps.toFixed(0)} req/s`);
+  }
+
+  if (ONLY) {
+    // A quick look at some rows while working on performance: no reference rows, no report file.
+    await Promise.all([authority.close(), origin.close()]);
+    for (const r of results) console.log(`| ${r.row} | ${r.cpuUs.toFixed(0)} (${r.cpuMin.toFixed(0)}–${r.cpuMax.toFixed(0)}) | ${r.rps.toFixed(0)} |`);
+    fs.rmSync(work, { recursive: true, force: true });
+    return;
   }
 
   // Cold isolates: 32 concurrent first requests.
@@ -166,13 +260,13 @@ async function main() {
   const pct = (v, base) => `${((v / base) * 100).toFixed(0)} %`;
   const lines = [];
   lines.push(`entra-edge benchmark — ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
-  lines.push(`plain workerd ${execFileSync(path.join(ROOT, 'node_modules', '.bin', 'workerd'), ['--version'], { encoding: 'utf8' }).trim()}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s after ${WARMUP}s warm-up, loopback origin`);
+  lines.push(`plain workerd ${execFileSync(path.join(ROOT, 'node_modules', '.bin', 'workerd'), ['--version'], { encoding: 'utf8' }).trim()}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s after ${WARMUP}s warm-up, origin in its own process; median of ${RUNS} runs (spread min–max)`);
   lines.push('');
-  lines.push('| scenario | req/s | share of pass-through | p50 ms | p99 ms | p99 − floor p99 | errors | JWKS fetches |');
+  lines.push('| scenario | CPU µs / request | req/s | share of pass-through | p50 ms | p99 ms | errors | JWKS fetches |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const errors = r.expectErrors ? `(${r.errors} × 404 by design)` : r.errors;
-    lines.push(`| ${r.row} | ${r.rps.toFixed(0)} | ${pct(r.rps, floor.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.p99 - floor.p99).toFixed(2)} | ${errors} | ${r.jwks} |`);
+    lines.push(`| ${r.row} | **${r.cpuUs.toFixed(0)}** (${r.cpuMin.toFixed(0)}–${r.cpuMax.toFixed(0)}) | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${pct(r.rps, floor.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${errors} | ${r.jwks} |`);
   }
   lines.push('');
   lines.push(`cold isolate, 32 concurrent first requests: entra-edge fetched the JWKS ${cold['entra-edge'].jwks}× (${cold['entra-edge'].ok}/32 OK); jose ${cold.jose.jwks}× (${cold.jose.ok}/32 OK)`);

@@ -11,12 +11,15 @@ const WORKERD = path.join(ROOT, 'node_modules', '.bin', 'workerd');
  * Starts workerd serving `modules` ([{ name, file, type: 'esModule' | 'wasm' }]) with the
  * given JSON bindings. Outbound fetch may reach loopback (origin and authority).
  */
-export async function startWorkerd({ dir, modules, json = {}, compatibilityDate = '2025-06-01', inspectorPort }) {
+export async function startWorkerd({ dir, modules, json = {}, text = {}, compatibilityDate = '2025-06-01', inspectorPort }) {
   fs.mkdirSync(dir, { recursive: true });
   for (const m of modules) fs.copyFileSync(m.file, path.join(dir, m.name));
   const port = await freePort();
   const moduleList = modules.map((m) => `(name = ${JSON.stringify(m.name)}, ${m.type} = embed ${JSON.stringify(m.name)})`).join(',\n      ');
-  const bindings = Object.entries(json).map(([name, value]) => `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`).join(',\n      ');
+  const bindings = [
+    ...Object.entries(json).map(([name, value]) => `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`),
+    ...Object.entries(text).map(([name, value]) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`),
+  ].join(',\n      ');
   const config = `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -60,6 +63,7 @@ const worker :Workerd.Worker = (
   }
   return {
     url,
+    pid: child.pid,
     output: () => output,
     async stop() {
       const exited = new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));

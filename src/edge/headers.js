@@ -32,11 +32,6 @@ export function copyWithout(source, dropNames, dropPrefixes) {
   return out;
 }
 
-/** A new response with the origin's status, body and a mutable copy of its headers. */
-export function relay(response, dropNames, dropPrefixes) {
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: copyWithout(response.headers, dropNames, dropPrefixes) });
-}
-
 /** A response the gateway produces itself. */
 export function answer(status, edits, body) {
   const headers = new Headers();
@@ -44,3 +39,43 @@ export function answer(status, edits, body) {
   return new Response(body === null ? null : body, { status, headers });
 }
 
+
+/**
+ * The request head in one crossing: "method\nurl\n" then, for each of `names` (a
+ * "\n"-joined list), "+value" or "-" when absent, one per line (header values never
+ * contain a newline).
+ */
+export function readHead(request, names) {
+  const headers = request.headers;
+  let out = `${request.method}\n${request.url}`;
+  for (const name of names.split('\n')) {
+    const value = headers.get(name);
+    out += value === null ? '\n-' : `\n+${value}`;
+  }
+  return out;
+}
+
+/**
+ * A whole forward in one crossing: the client's headers without `dropNames`/`dropPrefixes`
+ * and with `requestEdits`; `fetch(target)` without following redirects, bounded by
+ * `timeoutMs` to the response headers; the answer relayed without `responseDropNames`/
+ * `responseDropPrefixes` and with `responseEdits`. Resolves to the Response, or to a string:
+ * "timeout", or "unreachable: …". What to drop and add is decided in Rust.
+ */
+export async function forward(request, target, dropNames, dropPrefixes, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs) {
+  const headers = copyWithout(request.headers, dropNames, dropPrefixes);
+  applyEdits(headers, requestEdits);
+  const method = request.method;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const init = { method, headers, redirect: 'manual', signal };
+  if (method !== 'GET' && method !== 'HEAD' && request.body) init.body = request.body;
+  let response;
+  try {
+    response = await fetch(target, init);
+  } catch (err) {
+    return signal.aborted ? 'timeout' : `unreachable: ${err?.message ?? err}`;
+  }
+  const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes);
+  applyEdits(out, responseEdits);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: out });
+}

@@ -28,6 +28,8 @@ pub struct Isolate {
     /// Header names never forwarded, as the runtime wants them (built once).
     pub drop_lists: DropLists,
     pub security_headers: SecurityHeaderEdits,
+    /// The `ORIGIN_SECRET` secret, read once (secrets do not change within an isolate).
+    pub origin_secret: Option<String>,
 }
 
 thread_local! {
@@ -68,6 +70,7 @@ fn build(env: &Env) -> Result<Rc<Isolate>, Refusal> {
         drop_lists: DropLists::new(&config),
         security_headers: SecurityHeaderEdits::new(&config.security_headers),
         keys: KeyStore::default(),
+        origin_secret: env.secret(crate::bindings::ORIGIN_SECRET).ok().map(|s| s.to_string()),
         config_digest,
         config,
     }))

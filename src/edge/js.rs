@@ -3,7 +3,7 @@
 
 use worker::js_sys::{Array, Set};
 use worker::wasm_bindgen::prelude::*;
-use worker::web_sys::{Headers, Response};
+use worker::web_sys::{Headers, Request, Response};
 
 use crate::gateway::{HeaderEdit, HeaderMode};
 
@@ -11,13 +11,42 @@ use crate::gateway::{HeaderEdit, HeaderMode};
 extern "C" {
     #[wasm_bindgen(js_name = applyEdits, catch)]
     fn apply_encoded(headers: &Headers, edits: &str) -> Result<(), JsValue>;
-    /// `drop_names`: a JS `Set` of folded names; `drop_prefixes`: an array of folded prefixes.
-    #[wasm_bindgen(js_name = copyWithout, catch)]
-    pub fn copy_without(source: &Headers, drop_names: &Set, drop_prefixes: &Array) -> Result<Headers, JsValue>;
-    #[wasm_bindgen(catch)]
-    pub fn relay(response: &Response, drop_names: &Set, drop_prefixes: &Array) -> Result<Response, JsValue>;
     #[wasm_bindgen(js_name = answer, catch)]
     fn answer_encoded(status: u16, edits: &str, body: Option<String>) -> Result<Response, JsValue>;
+    /// See `readHead` in headers.js.
+    #[wasm_bindgen(js_name = readHead)]
+    fn read_head_encoded(request: &Request, names: &str) -> String;
+    /// See `forward` in headers.js: a promise of a `Response` or of a failure string.
+    #[wasm_bindgen(js_name = forward)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        request: &Request,
+        target: &str,
+        drop_names: &Set,
+        drop_prefixes: &Array,
+        request_edits: &str,
+        response_drop_names: &Set,
+        response_drop_prefixes: &Array,
+        response_edits: &str,
+        timeout_ms: u32,
+    ) -> worker::js_sys::Promise;
+}
+
+/// The request head in one crossing: method, URL, and the values of `names`, in order.
+pub struct Head {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<Option<String>>,
+}
+
+/// Reads `request`'s method, URL and the headers named in `names` (joined by "\n").
+pub fn read_head(request: &Request, names: &str) -> Head {
+    let encoded = read_head_encoded(request, names);
+    let mut lines = encoded.split('\n');
+    let method = lines.next().unwrap_or_default().to_string();
+    let url = lines.next().unwrap_or_default().to_string();
+    let headers = lines.map(|line| line.strip_prefix('+').map(str::to_string)).collect();
+    Head { method, url, headers }
 }
 
 /// The wire form of header edits for `headers.js` (the only place that knows it).
@@ -49,14 +78,6 @@ pub fn apply_encoded_edits(headers: &Headers, encoded: &str) -> Result<(), JsVal
         return Ok(());
     }
     apply_encoded(headers, encoded)
-}
-
-/// Applies `edits` to `headers` in one crossing.
-pub fn apply_edits(headers: &Headers, edits: &[HeaderEdit]) -> Result<(), JsValue> {
-    if edits.is_empty() {
-        return Ok(());
-    }
-    apply_encoded(headers, &encode(edits))
 }
 
 /// A response the gateway produces itself, in one crossing.

@@ -39,8 +39,6 @@ use self::proxy::Forwarded;
 use self::runtime::{now_ms, now_seconds, random_bytes};
 use self::webcrypto::WebCrypto;
 
-use crate::bindings::ORIGIN_SECRET as ORIGIN_SECRET_BINDING;
-
 /// Realm used before (or without) a valid configuration.
 const FALLBACK_REALM: &str = "entra-edge";
 
@@ -84,16 +82,45 @@ impl Outcome {
     }
 }
 
-/// A request header (the runtime's `Headers.get`; absent and unreadable are alike).
-fn header(request: &Request, name: &str) -> Option<String> {
-    request.headers().get(name).ok().flatten()
+/// The request headers the pipeline reads, fetched in one crossing (`js::read_head`).
+const HEAD_NAMES: &str =
+    "x-request-id\ntraceparent\norigin\nauthorization\naccess-control-request-method\naccess-control-request-headers\ncf-connecting-ip\nconnection";
+
+/// Those headers, by name (absent and unreadable are alike).
+struct RequestHeaders {
+    request_id: Option<String>,
+    traceparent: Option<String>,
+    origin: Option<String>,
+    authorization: Option<String>,
+    access_control_request_method: Option<String>,
+    access_control_request_headers: Option<String>,
+    client_ip: Option<String>,
+    connection: Option<String>,
+}
+
+impl RequestHeaders {
+    fn from(values: Vec<Option<String>>) -> RequestHeaders {
+        let mut values = values.into_iter();
+        let mut next = || values.next().flatten();
+        RequestHeaders {
+            request_id: next(),
+            traceparent: next(),
+            origin: next(),
+            authorization: next(),
+            access_control_request_method: next(),
+            access_control_request_headers: next(),
+            client_ip: next(),
+            connection: next(),
+        }
+    }
 }
 
 pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = now_ms();
-    let ids = choose(header(&request, "x-request-id").as_deref(), header(&request, "traceparent").as_deref(), random_bytes());
-    let method = request.method();
-    let url = request.url();
+    let head = js::read_head(&request, HEAD_NAMES);
+    let (method, url) = (head.method, head.url);
+    let headers = RequestHeaders::from(head.headers);
+    let ids = choose(headers.request_id.as_deref(), headers.traceparent.as_deref(), random_bytes());
     let path = split_url(&url).0.to_string();
 
     let isolate = isolate::get(&env);
@@ -103,7 +130,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
     };
     let context = RequestContext { ids, realm, debug };
     let (response, outcome) = match &isolate {
-        Ok(isolate) => match serve(request, &url, &env, &ctx, isolate, &context).await {
+        Ok(isolate) => match serve(request, &method, &url, &headers, &env, &ctx, isolate, &context).await {
             Ok(done) => done,
             Err(err) => {
                 // A runtime error (not an input problem): a sanitized 500, details in the log.
@@ -120,9 +147,12 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         Err(refusal) => (context.refuse(refusal)?, Outcome::refused(refusal.reason, None)),
     };
 
-    let mut edits = outcome.edits;
-    edits.push(HeaderEdit::set("x-request-id", context.ids.request_id.as_str()));
-    respond::finish(&response, isolate.as_ref().ok().map(|i| &i.security_headers), outcome.forwarded, &edits)?;
+    if !outcome.forwarded {
+        // A relayed answer got these in the same call that fetched it (`proxy::forward`).
+        let mut edits = outcome.edits;
+        edits.push(HeaderEdit::set("x-request-id", context.ids.request_id.as_str()));
+        respond::finish(&response, isolate.as_ref().ok().map(|i| &i.security_headers), false, &edits)?;
+    }
 
     let log = isolate
         .as_ref()
@@ -159,9 +189,12 @@ fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) ->
 
 /// The pipeline: each decision is `gateway`'s; this awaits the I/O between them.
 /// `url` is the request's URL, read once by `handle`.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     request: Request,
+    method: &str,
     url: &str,
+    headers: &RequestHeaders,
     env: &Env,
     ctx: &Context,
     isolate: &Rc<Isolate>,
@@ -169,20 +202,13 @@ async fn serve(
 ) -> Result<(Response, Outcome)> {
     let config = &isolate.config;
     let (raw_path, query) = split_url(url);
-    let method = request.method();
-    let origin = header(&request, "origin");
-    let preflight = method == "OPTIONS";
-    let (acr_method, acr_headers) = if preflight {
-        (header(&request, "access-control-request-method"), header(&request, "access-control-request-headers"))
-    } else {
-        (None, None)
-    };
+    let origin = headers.origin.as_deref();
     let head = RequestHead {
-        method: &method,
+        method,
         raw_path,
-        origin: origin.as_deref(),
-        access_control_request_method: acr_method.as_deref(),
-        access_control_request_headers: acr_headers.as_deref(),
+        origin,
+        access_control_request_method: headers.access_control_request_method.as_deref(),
+        access_control_request_headers: headers.access_control_request_headers.as_deref(),
     };
     let admitted = match gateway::start(config, head) {
         Start::Health => {
@@ -197,14 +223,15 @@ async fn serve(
     let route = admitted.route;
 
     let verify_started = now_ms();
-    let authentication = if admitted.needs_token() { Some(authenticate_request(&request, env, ctx, isolate).await) } else { None };
+    let authentication =
+        if admitted.needs_token() { Some(authenticate_request(headers.authorization.as_deref(), env, ctx, isolate).await) } else { None };
     let authorized = gateway::authorize(&admitted, authentication, &config.authority);
     let verify_ms = now_ms().saturating_sub(verify_started);
 
     let limit_started = now_ms();
     let mut edits = Vec::new();
     let mut refusal = None;
-    if let Some((limit, bucket)) = gateway::rate_limit_check(&admitted, &authorized, || header(&request, "cf-connecting-ip")) {
+    if let Some((limit, bucket)) = gateway::rate_limit_check(&admitted, &authorized, || headers.client_ip.clone()) {
         let outcome = gateway::after_limiter(limit, limiter::check(env, limit, &bucket).await);
         if let Some(err) = &outcome.failure {
             let event = Event::new(Kind::RateLimiterUnavailable)
@@ -217,7 +244,7 @@ async fn serve(
         edits = outcome.edits;
     }
     let rate_limit_ms = now_ms().saturating_sub(limit_started);
-    edits.extend(gateway::cors_edits(Some(route), origin.as_deref()));
+    edits.extend(gateway::cors_edits(Some(route), origin));
 
     let Authorized { principal, refusal: refused_by_policy } = authorized;
     let (response, mut outcome) = match refused_by_policy.or(refusal) {
@@ -226,7 +253,10 @@ async fn serve(
             outcome.principal = principal;
             (response, outcome)
         }
-        None => forward_to_origin(&request, env, isolate, context, route, &admitted.path, query, principal).await?,
+        None => {
+            let forwarding = Forwarding { path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
+            forward_to_origin(&request, isolate, context, route, forwarding, principal).await?
+        }
     };
     outcome.verify_ms = verify_ms;
     outcome.rate_limit_ms = rate_limit_ms;
@@ -234,27 +264,38 @@ async fn serve(
     Ok((response, outcome))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What `forward_to_origin` needs of the request besides the request itself.
+struct Forwarding<'a> {
+    path: &'a NormalizedPath,
+    query: Option<&'a str>,
+    /// The client's `Connection` header.
+    connection: Option<&'a str>,
+    /// Headers for the relayed answer besides the security headers (CORS, rate-limit state).
+    edits: &'a [HeaderEdit],
+}
+
 async fn forward_to_origin(
     request: &Request,
-    env: &Env,
     isolate: &Isolate,
     context: &RequestContext,
     route: &Route,
-    path: &NormalizedPath,
-    query: Option<&str>,
+    forwarding: Forwarding<'_>,
     principal: Option<Principal>,
 ) -> Result<(Response, Outcome)> {
-    let origin_secret = env.secret(ORIGIN_SECRET_BINDING).ok().map(|s| s.to_string());
     let started = now_ms();
     let extra = proxy::OriginExtras {
+        connection: forwarding.connection,
         principal: principal.as_ref(),
-        origin_secret: origin_secret.as_deref(),
+        origin_secret: isolate.origin_secret.as_deref(),
         ids: &context.ids,
         gateway_cors: route.cors.is_some(),
     };
+    // The relayed answer's headers, applied in the same call that fetches it.
+    let mut response_edits = isolate.security_headers.relayed().to_string();
+    js::encode_into(&mut response_edits, forwarding.edits);
+    js::encode_into(&mut response_edits, &[HeaderEdit::set("x-request-id", context.ids.request_id.as_str())]);
     let config = &isolate.config;
-    let forwarded = proxy::forward(request, config, &isolate.drop_lists, path, query, extra).await?;
+    let forwarded = proxy::forward(request, config, &isolate.drop_lists, forwarding.path, forwarding.query, extra, &response_edits).await?;
     let origin_ms = now_ms().saturating_sub(started);
     let failure = match forwarded {
         Forwarded::Response(response) => {
@@ -275,14 +316,13 @@ async fn forward_to_origin(
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.
 async fn authenticate_request(
-    request: &Request,
+    authorization: Option<&str>,
     env: &Env,
     ctx: &Context,
     isolate: &Rc<Isolate>,
 ) -> std::result::Result<Principal, Refusal> {
     let config = &isolate.config;
-    let authorization = header(request, "authorization");
-    let raw = bearer_token(authorization.as_deref())?;
+    let raw = bearer_token(authorization)?;
     let now = now_seconds();
     if let Some(principal) = cached_principal(isolate, raw, now) {
         isolate.keys.count(|c| c.token_cache_hits += 1);

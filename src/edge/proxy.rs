@@ -6,7 +6,7 @@
 use worker::js_sys::{self, Array, Set};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{self, AbortSignal, Request, RequestRedirect};
+use worker::web_sys::{self, Request};
 use worker::Result;
 
 use super::js::{self, string_array, string_set};
@@ -53,6 +53,8 @@ impl DropLists {
 
 /// What the origin receives besides the client's own headers.
 pub struct OriginExtras<'a> {
+    /// The client's `Connection` header, if any.
+    pub connection: Option<&'a str>,
     pub principal: Option<&'a Principal>,
     pub origin_secret: Option<&'a str>,
     pub ids: &'a RequestIds,
@@ -60,7 +62,10 @@ pub struct OriginExtras<'a> {
     pub gateway_cors: bool,
 }
 
-/// Forwards to the origin at the normalized `path` (the one the route matched).
+/// Forwards to the origin at the normalized `path` (the one the route matched) and relays
+/// its answer with `response_edits` (security, CORS, rate-limit and request-id headers,
+/// encoded by `js::encode`): the whole exchange is one call into `headers.js`.
+/// `connection` is the client's `Connection` header (the names it lists are hop-by-hop too).
 pub async fn forward(
     request: &Request,
     config: &Config,
@@ -68,18 +73,18 @@ pub async fn forward(
     path: &NormalizedPath,
     query: Option<&str>,
     extra: OriginExtras<'_>,
+    response_edits: &str,
 ) -> Result<Forwarded> {
     let target = config.origin.url_for(path.as_str(), query);
-
-    let incoming = request.headers();
-    let connection = incoming.get("connection").ok().flatten();
-    let headers = match connection.as_deref() {
+    let connection_listed;
+    let drop_names = match extra.connection {
         // Names listed in Connection are hop-by-hop too: a list for this request only.
         Some(listed) => {
             let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization, &config.identity_headers);
-            js::copy_without(&incoming, &string_set(filter.dropped_names()), &lists.request_prefixes)?
+            connection_listed = string_set(filter.dropped_names());
+            &connection_listed
         }
-        None => js::copy_without(&incoming, &lists.request, &lists.request_prefixes)?,
+        None => &lists.request,
     };
     let mut edits: Vec<HeaderEdit> =
         extra.principal.map(identity_headers).unwrap_or_default().into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
@@ -88,32 +93,24 @@ pub async fn forward(
     }
     edits.push(HeaderEdit::set("x-request-id", extra.ids.request_id.as_str()));
     edits.push(HeaderEdit::set("traceparent", extra.ids.traceparent.as_str()));
-    js::apply_edits(&headers, &edits)?;
-
-    let method = request.method();
-    let init = web_sys::RequestInit::new();
-    init.set_method(&method);
-    init.set_headers(&headers);
-    init.set_redirect(RequestRedirect::Manual);
-    if method != "GET" && method != "HEAD" {
-        if let Some(body) = request.body() {
-            init.set_body(&body);
-        }
-    }
-    // The runtime's own timer: no Rust-side timer future per request.
-    let signal = AbortSignal::timeout_with_u32(u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX));
-    init.set_signal(Some(&signal));
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    match JsFuture::from(global.fetch_with_str_and_init(&target, &init)).await {
-        Ok(response) => {
-            let response: web_sys::Response = response.unchecked_into();
-            let prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
-            let relayed = js::relay(&response, &lists.response, prefixes)?;
-            Ok(Forwarded::Response(relayed))
-        }
-        Err(_) if signal.aborted() => Ok(Forwarded::TimedOut),
-        Err(err) => Ok(Forwarded::Unreachable(describe(&err))),
-    }
+    let response_prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
+    let promise = js::forward(
+        request,
+        &target,
+        drop_names,
+        &lists.request_prefixes,
+        &js::encode(&edits),
+        &lists.response,
+        response_prefixes,
+        response_edits,
+        u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX),
+    );
+    let outcome = JsFuture::from(promise).await.map_err(|err| worker::Error::from(describe(&err)))?;
+    Ok(match outcome.as_string() {
+        None => Forwarded::Response(outcome.unchecked_into()),
+        Some(failure) if failure == "timeout" => Forwarded::TimedOut,
+        Some(failure) => Forwarded::Unreachable(failure.strip_prefix("unreachable: ").unwrap_or(&failure).to_string()),
+    })
 }
 
 fn describe(err: &JsValue) -> String {

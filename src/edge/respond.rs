@@ -32,6 +32,11 @@ pub struct SecurityHeaderEdits {
 }
 
 impl SecurityHeaderEdits {
+    /// The encoded edits for a relayed answer (set where the origin has none).
+    pub fn relayed(&self) -> &str {
+        &self.relayed
+    }
+
     pub fn new(security: &SecurityHeaders) -> SecurityHeaderEdits {
         let edits = |mode| -> Vec<HeaderEdit> {
             security.add.iter().map(|(name, value)| HeaderEdit { name: name.clone().into(), value: value.clone(), mode }).collect()
