@@ -56,3 +56,19 @@ export async function fetchDocument(url, timeoutMs, maxBytes) {
   }
   return new TextDecoder().decode(bytes);
 }
+
+// RS256 with the runtime's WebCrypto, one crossing per call (src/edge/webcrypto.rs).
+const RSASSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+
+/** Imports an RSA public key from its JWK `n` and `e` (base64url) for verifying RS256. */
+export function importRs256(n, e) {
+  return crypto.subtle.importKey('jwk', { kty: 'RSA', n, e, alg: 'RS256', ext: true }, RSASSA, false, ['verify']);
+}
+
+/**
+ * Verifies an RS256 signature. `signature` and `message` may be views into WASM memory:
+ * `verify` copies its inputs before it returns the promise (WebCrypto §14.3.4).
+ */
+export function verifyRs256(key, signature, message) {
+  return crypto.subtle.verify(RSASSA, key, signature, message);
+}

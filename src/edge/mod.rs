@@ -45,7 +45,7 @@ const FALLBACK_REALM: &str = "entra-edge";
 /// The cron trigger: refresh configured tenants' keys ahead of expiry.
 pub async fn scheduled(env: Env) {
     let Ok(isolate) = isolate::get(&env) else { return };
-    let Ok(backend) = WebCrypto::new() else { return };
+    let backend = WebCrypto;
     keys::scheduled_refresh(&KeySource { env, isolate, backend }, now_seconds()).await;
 }
 
@@ -333,7 +333,7 @@ async fn authenticate_request(
     let rules = config.token_rules();
     let token = UnverifiedToken::parse(raw, &rules)?;
     let (tenant, version, kid) = (token.tenant().clone(), token.version(), token.kid().to_owned());
-    let backend = WebCrypto::new().map_err(|e| Refusal::new(Reason::InternalError, "WebCrypto is not available").with_internal(e))?;
+    let backend = WebCrypto;
     let source = KeySource { env: env.clone(), isolate: isolate.clone(), backend };
 
     // Any refresh that completes from here on counts as tried for this request's kid.

@@ -1,70 +1,37 @@
 //! RS256 verification with the runtime's WebCrypto (`crypto.subtle`), which runs as
-//! native code: far cheaper than pure-Rust RSA compiled to WASM.
+//! native code: far cheaper than pure-Rust RSA compiled to WASM. Each operation is one call
+//! into `documents.js` (no per-call lookups of `crypto.subtle`, no argument arrays).
 
-use worker::js_sys::{self, Array, Object, Promise, Reflect, Uint8Array};
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::Promise;
+use worker::wasm_bindgen::prelude::*;
+use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 
 use crate::jwks::RsaJwk;
 use crate::signature::SignatureBackend;
 
-const ALGORITHM: &str = "RSASSA-PKCS1-v1_5";
-
-/// `crypto.subtle` of the runtime.
-#[derive(Clone)]
-pub struct WebCrypto {
-    subtle: JsValue,
+#[wasm_bindgen(module = "/src/edge/documents.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = importRs256, catch)]
+    fn import_rs256(n: &str, e: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_name = verifyRs256, catch)]
+    fn verify_rs256(key: &JsValue, signature: &[u8], message: &[u8]) -> Result<Promise, JsValue>;
 }
 
-impl WebCrypto {
-    pub fn new() -> Result<WebCrypto, String> {
-        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(|_| "no crypto global")?;
-        let subtle = Reflect::get(&crypto, &"subtle".into()).map_err(|_| "no crypto.subtle")?;
-        if subtle.is_undefined() {
-            return Err("crypto.subtle is not available".into());
-        }
-        Ok(WebCrypto { subtle })
-    }
-
-    fn call(&self, method: &str, args: &Array) -> Result<Promise, JsValue> {
-        let function: js_sys::Function = Reflect::get(&self.subtle, &method.into())?.dyn_into()?;
-        function.apply(&self.subtle, args)?.dyn_into()
-    }
-}
-
-fn object(entries: &[(&str, JsValue)]) -> Result<Object, JsValue> {
-    let object = Object::new();
-    for (key, value) in entries {
-        Reflect::set(&object, &(*key).into(), value)?;
-    }
-    Ok(object)
-}
+/// The runtime's WebCrypto.
+#[derive(Clone, Copy, Default)]
+pub struct WebCrypto;
 
 impl SignatureBackend for WebCrypto {
     type Key = JsValue;
 
     async fn import_key(&self, jwk: &RsaJwk) -> Result<JsValue, String> {
-        let run = async {
-            let key = object(&[
-                ("kty", "RSA".into()),
-                ("n", jwk.n.as_str().into()),
-                ("e", jwk.e.as_str().into()),
-                ("alg", "RS256".into()),
-                ("ext", true.into()),
-            ])?;
-            let algorithm = object(&[("name", ALGORITHM.into()), ("hash", "SHA-256".into())])?;
-            let usages = Array::of1(&"verify".into());
-            let args = Array::of5(&"jwk".into(), &key, &algorithm, &false.into(), &usages);
-            JsFuture::from(self.call("importKey", &args)?).await
-        };
+        let run = async { JsFuture::from(import_rs256(&jwk.n, &jwk.e)?).await };
         run.await.map_err(|err| format!("WebCrypto refused key {}: {:?}", jwk.kid, err.as_string()))
     }
 
     async fn verify(&self, key: &JsValue, message: &[u8], signature: &[u8]) -> bool {
-        let run = async {
-            let args = Array::of4(&ALGORITHM.into(), key, &Uint8Array::from(signature), &Uint8Array::from(message));
-            JsFuture::from(self.call("verify", &args)?).await
-        };
+        let run = async { JsFuture::from(verify_rs256(key, signature, message)?).await };
         matches!(run.await, Ok(valid) if valid.as_bool() == Some(true))
     }
 }
