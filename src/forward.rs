@@ -1,7 +1,9 @@
 //! What the origin receives: which client headers pass, and the identity headers the
 //! gateway adds from the verified [`Principal`].
 
+use crate::gateway::HeaderEdit;
 use crate::principal::Principal;
+use crate::request_id::RequestIds;
 
 /// Every header the gateway sets starts with this prefix; client-sent headers with it are
 /// always removed, so the origin can trust any it sees.
@@ -32,6 +34,9 @@ const HOP_BY_HOP: [&str; 9] = [
     "transfer-encoding",
     "upgrade",
 ];
+
+/// Response headers that describe the origin's connection, not the message: never relayed.
+pub const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"];
 
 /// Prefixes of identity headers that other platforms and auth proxies set for their
 /// origins, in folded form (see [`fold_name`]). A client-sent copy is never legitimate at
@@ -225,6 +230,19 @@ pub fn identity_headers(principal: &Principal) -> Vec<(&'static str, String)> {
     headers
 }
 
+/// What the origin receives besides the client's own (filtered) headers: the verified
+/// identity, the gateway's secret, and the request id and trace context.
+pub fn origin_request_edits(principal: Option<&Principal>, origin_secret: Option<&str>, ids: &RequestIds) -> Vec<HeaderEdit> {
+    let mut edits: Vec<HeaderEdit> =
+        principal.map(identity_headers).unwrap_or_default().into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
+    if let Some(secret) = origin_secret {
+        edits.push(HeaderEdit::set(ORIGIN_SECRET_HEADER, secret));
+    }
+    edits.push(HeaderEdit::set("x-request-id", ids.request_id.as_str()));
+    edits.push(HeaderEdit::set("traceparent", ids.traceparent.as_str()));
+    edits
+}
+
 /// Percent-encodes anything outside visible ASCII and space (and `%` itself), so a claim
 /// value can never split or corrupt a header.
 pub fn header_safe(value: &str) -> String {
@@ -375,6 +393,20 @@ mod tests {
         assert!(!filter(None, false).keeps("authorization"));
         assert!(filter(None, true).keeps("authorization"));
         assert!(!filter(None, false).keeps("Authorization"));
+    }
+
+    #[test]
+    fn the_origin_gets_the_verified_identity_the_secret_and_the_request_ids() {
+        let ids = crate::request_id::choose(Some("req-1"), None, [7; 24]);
+        let principal = crate::principal::sample();
+        let edits = origin_request_edits(Some(&principal), Some("s3cret"), &ids);
+        let value = |name: &str| edits.iter().find(|e| e.name == name).map(|e| e.value.as_str());
+        assert_eq!(value(TENANT_ID), Some(principal.tenant().as_str()));
+        assert_eq!(value(ORIGIN_SECRET_HEADER), Some("s3cret"));
+        assert_eq!(value("x-request-id"), Some("req-1"));
+        assert!(value("traceparent").is_some());
+        let public = origin_request_edits(None, None, &ids);
+        assert!(public.iter().all(|e| !e.name.starts_with(IDENTITY_HEADER_PREFIX)), "a public route sends no identity");
     }
 
     #[test]

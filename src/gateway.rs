@@ -8,7 +8,7 @@
 //!        rate_limit_check(...)     → None | Some(limit, bucket)            (only if nothing refused)
 //!        limiter (shell I/O)       → after_limiter(limit, verdict)         → refusal?, header edits
 //!        origin (shell I/O)        → response, or origin_failed(why)       → 502 | 504
-//! answer: response_edits(...)      → CORS, rate-limit state, request id (typed header edits)
+//! answer: cors_edits(...), the limiter's edits, security_edits(...) → typed header edits
 //! ```
 
 use std::borrow::Cow;
@@ -242,6 +242,13 @@ pub fn origin_failed(failure: OriginFailure, config: &Config) -> Refusal {
     }
 }
 
+/// The security headers for an answer: set on the gateway's own answers, set only where
+/// missing on relayed ones (the origin's own policy wins).
+pub fn security_edits(security: &crate::security_headers::SecurityHeaders, relayed: bool) -> Vec<HeaderEdit> {
+    let mode = if relayed { HeaderMode::SetIfMissing } else { HeaderMode::Set };
+    security.add.iter().map(|(name, value)| HeaderEdit { name: name.clone().into(), value: value.clone(), mode }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,6 +451,13 @@ mod tests {
         assert!(edits.iter().any(|e| e.name == "access-control-allow-origin" && e.mode == HeaderMode::Set));
         assert!(cors_edits(Some(route), Some("https://evil.example")).is_empty());
         assert!(cors_edits(None, Some("https://app.contoso.com")).is_empty());
+    }
+
+    #[test]
+    fn security_headers_are_set_on_own_answers_and_kept_from_the_origin_on_relayed_ones() {
+        let security = crate::security_headers::SecurityHeaders::default();
+        assert!(security_edits(&security, false).iter().all(|e| e.mode == HeaderMode::Set));
+        assert!(security_edits(&security, true).iter().all(|e| e.mode == HeaderMode::SetIfMissing));
     }
 
     #[test]

@@ -45,6 +45,21 @@ pub fn freshness(fetched_at: i64, now: i64, settings: &KeySettings) -> Freshness
     }
 }
 
+/// The health endpoint's word for a key set's state.
+pub fn cache_label(fetched_at: Option<i64>, now: i64, settings: &KeySettings) -> &'static str {
+    match fetched_at.map(|at| freshness(at, now, settings)) {
+        None => "empty",
+        Some(Freshness::Fresh) => "fresh",
+        Some(Freshness::Stale) => "stale",
+        Some(Freshness::Expired) => "expired",
+    }
+}
+
+/// The gateway is degraded while any tenant's key fetches are failing.
+pub fn degraded<'a>(states: impl IntoIterator<Item = &'a KeyState>) -> bool {
+    states.into_iter().any(|state| state.failures > 0)
+}
+
 /// What to do for a request that needs this tenant's keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Plan {
@@ -252,6 +267,16 @@ impl KeyState {
     pub fn retry_after(&self, now: i64) -> u64 {
         self.backoff_until().map_or(1, |until| until.saturating_sub(now).max(1) as u64)
     }
+}
+
+/// Metadata and JWKS documents larger than this (bytes) are not what Entra serves: refused
+/// by `Content-Length`, and cut off there when streamed.
+pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// How long (seconds) a key document lives in KV: as long as it may be served stale, and at
+/// least KV's minimum TTL of 60 s.
+pub fn kv_ttl_seconds(settings: &KeySettings) -> u64 {
+    settings.max_stale_seconds.max(60)
 }
 
 /// The KV key of a tenant's key document; app-specific key sets (`keys.app_id`) are

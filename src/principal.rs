@@ -106,7 +106,7 @@ impl Principal {
     }
 }
 
-/// A verified delegated v2 caller for unit tests; adjust with struct update syntax.
+/// A verified delegated v2 caller for unit tests; adjust with `.with(|p| …)`.
 #[cfg(test)]
 pub(crate) fn sample() -> Principal {
     Principal(Identity {

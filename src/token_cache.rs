@@ -55,6 +55,18 @@ impl TokenCache {
         self.entries.get(token).map(|e| (&e.principal, e.kid.as_str()))
     }
 
+    /// The principal verified earlier from `token`, if unexpired at `now` and if
+    /// `still_trusted(principal, kid)` says its signing key still vouches for it; an entry
+    /// that fails that check is dropped (the key was retired or re-tagged).
+    pub fn get_trusted(&mut self, token: &str, now: i64, still_trusted: impl FnOnce(&Principal, &str) -> bool) -> Option<Principal> {
+        let (principal, kid) = self.get(token, now)?;
+        if still_trusted(principal, kid) {
+            return Some(principal.clone());
+        }
+        self.remove(token);
+        None
+    }
+
     pub fn remove(&mut self, token: &str) {
         self.entries.remove(token);
     }
@@ -163,5 +175,14 @@ mod tests {
             h.finish()
         };
         assert_ne!(hash(1), hash(2));
+    }
+
+    #[test]
+    fn an_entry_whose_key_no_longer_vouches_is_dropped() {
+        let mut cache = TokenCache::new(8, 7);
+        cache.insert("a.b.c", principal(2000), "k1".into());
+        assert!(cache.get_trusted("a.b.c", 1000, |_, kid| kid == "k1").is_some());
+        assert!(cache.get_trusted("a.b.c", 1000, |_, _| false).is_none());
+        assert!(cache.get_trusted("a.b.c", 1000, |_, _| true).is_none(), "dropped, not just skipped");
     }
 }

@@ -226,7 +226,11 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
             report(
                 &["durable_objects"],
                 "durable_objects.bindings",
-                "routes declare rate limits but no Durable Object is bound as RATE_LIMITER (class EdgeRateLimiter)".into(),
+                format!(
+                    "routes declare rate limits but no Durable Object is bound as {} (class {})",
+                    bindings::RATE_LIMITER,
+                    bindings::RATE_LIMITER_CLASS
+                ),
                 Severity::Error,
             );
         }

@@ -351,8 +351,11 @@ fn default_health_path() -> String {
 fn default_token_cache_size() -> usize {
     4096
 }
+/// The `realm` of challenges when none is configured (and while the configuration is invalid).
+pub const DEFAULT_REALM: &str = "entra-edge";
+
 fn default_realm() -> String {
-    "entra-edge".to_string()
+    DEFAULT_REALM.to_string()
 }
 
 impl RawConfig {

@@ -1,6 +1,6 @@
 // Header mechanics for the worker shell, one boundary crossing per call. What to drop,
-// add or keep is decided in Rust (src/forward.rs, src/gateway.rs, src/security_headers.rs);
-// this only applies it. `edits` is the wire form of a list of `HeaderEdit`s (src/edge/glue.rs
+// add or keep is decided in Rust (src/forward.rs, src/gateway.rs, src/config/security_headers.rs);
+// this only applies it. `edits` is the wire form of a list of `HeaderEdit`s (src/edge/js.rs
 // writes it): "mode\nname\nvalue\n…", mode `s` set, `a` append, `m` set if missing (values
 // never contain a newline).
 

@@ -5,7 +5,7 @@ use serde_json::json;
 use worker::web_sys::Response;
 use worker::Result;
 
-use crate::key_cache::{freshness, Freshness};
+use crate::key_cache::{cache_label, degraded};
 use crate::problem::Answer;
 
 use super::isolate::Isolate;
@@ -14,17 +14,11 @@ use super::respond;
 pub fn respond(isolate: &Isolate, now: i64) -> Result<Response> {
     let config = &isolate.config;
     let snapshot = isolate.keys.snapshot();
-    // Degraded while any tenant's key fetches are failing (decided on the state, not its JSON).
-    let degraded = snapshot.iter().any(|(_, _, state, _)| state.failures > 0);
+    let degraded = degraded(snapshot.iter().map(|(_, _, state, _)| state));
     let tenants: Vec<_> = snapshot
         .into_iter()
         .map(|(tenant, version, state, key_count)| {
-            let cache = match state.fetched_at.map(|at| freshness(at, now, &config.keys)) {
-                None => "empty",
-                Some(Freshness::Fresh) => "fresh",
-                Some(Freshness::Stale) => "stale",
-                Some(Freshness::Expired) => "expired",
-            };
+            let cache = cache_label(state.fetched_at, now, &config.keys);
             json!({
                 "tenant": tenant.as_str(),
                 "version": version.as_str(),

@@ -21,7 +21,9 @@ use crate::config::LogLevel;
 use crate::discovery::{checked_jwks_uri, metadata_url, OpenIdMetadata};
 use crate::event::{Event, Kind};
 use crate::jwks::{parse_jwks, KeySet, SigningKey};
-use crate::key_cache::{accept_kv_copy, cron_due, kv_key, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid};
+use crate::key_cache::{
+    accept_kv_copy, cron_due, kv_key, kv_ttl_seconds, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid, MAX_DOCUMENT_BYTES,
+};
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
 use crate::tenant::TenantId;
@@ -33,8 +35,6 @@ use super::runtime::{now_ms, within};
 use super::webcrypto::WebCrypto;
 
 use crate::bindings::JWKS_CACHE as KV_BINDING;
-/// Metadata and JWKS documents larger than this are not what Entra serves.
-const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
 pub type Keys = Rc<TenantKeys<<WebCrypto as SignatureBackend>::Key>>;
 type CacheKey = (TenantId, TokenVersion);
@@ -382,8 +382,7 @@ async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -
 async fn write_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion, document: &KeyDocument) {
     let Ok(kv) = source.env.kv(KV_BINDING) else { return };
     let Ok(text) = serde_json::to_string(document) else { return };
-    // KV's minimum TTL is 60 s; keep the document as long as it may be served stale.
-    let ttl = source.isolate.config.keys.max_stale_seconds.max(60);
+    let ttl = kv_ttl_seconds(&source.isolate.config.keys);
     let result =
         match kv.put(&kv_key(&source.isolate.config.authority, tenant, version, source.isolate.config.keys.app_id.as_deref()), text) {
             Ok(put) => put.expiration_ttl(ttl).execute().await,

@@ -40,7 +40,7 @@ use self::runtime::{now_ms, now_seconds, random_bytes};
 use self::webcrypto::WebCrypto;
 
 /// Realm used before (or without) a valid configuration.
-const FALLBACK_REALM: &str = "entra-edge";
+use crate::config::DEFAULT_REALM as FALLBACK_REALM;
 
 /// The cron trigger: refresh configured tenants' keys ahead of expiry.
 pub async fn scheduled(env: Env) {
@@ -350,12 +350,6 @@ async fn authenticate_request(
 
 /// A principal verified earlier from the same token, if its key still vouches for it.
 fn cached_principal(isolate: &Isolate, token: &str, now: i64) -> Option<Principal> {
-    let mut cache = isolate.token_cache.borrow_mut();
-    let (principal, kid) = cache.get(token, now)?;
-    if isolate.keys.still_trusts(principal.tenant(), principal.version(), kid) {
-        Some(principal.clone())
-    } else {
-        cache.remove(token);
-        None
-    }
+    let still_trusted = |principal: &Principal, kid: &str| isolate.keys.still_trusts(principal.tenant(), principal.version(), kid);
+    isolate.token_cache.borrow_mut().get_trusted(token, now, still_trusted)
 }

@@ -11,14 +11,10 @@ use worker::Result;
 
 use super::js::{self, string_array, string_set};
 use crate::config::Config;
-use crate::forward::{identity_headers, RequestHeaderFilter, ORIGIN_SECRET_HEADER};
-use crate::gateway::HeaderEdit;
+use crate::forward::{origin_request_edits, RequestHeaderFilter};
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
 use crate::request_id::RequestIds;
-
-/// Response headers that describe the origin connection, not the message.
-const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"];
 
 /// Outcome of forwarding: the relayed response, or why the origin gave none.
 pub enum Forwarded {
@@ -44,7 +40,9 @@ impl DropLists {
         DropLists {
             request: string_set(filter.dropped_names()),
             request_prefixes: string_array(filter.dropped_prefixes()),
-            response: string_set(HOP_BY_HOP_RESPONSE.iter().copied().chain(config.security_headers.remove.iter().map(String::as_str))),
+            response: string_set(
+                crate::forward::HOP_BY_HOP_RESPONSE.iter().copied().chain(config.security_headers.remove.iter().map(String::as_str)),
+            ),
             no_prefixes: Array::new(),
             cors_prefixes: string_array(["access-control-"]),
         }
@@ -86,13 +84,7 @@ pub async fn forward(
         }
         None => &lists.request,
     };
-    let mut edits: Vec<HeaderEdit> =
-        extra.principal.map(identity_headers).unwrap_or_default().into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
-    if let Some(secret) = extra.origin_secret {
-        edits.push(HeaderEdit::set(ORIGIN_SECRET_HEADER, secret));
-    }
-    edits.push(HeaderEdit::set("x-request-id", extra.ids.request_id.as_str()));
-    edits.push(HeaderEdit::set("traceparent", extra.ids.traceparent.as_str()));
+    let edits = origin_request_edits(extra.principal, extra.origin_secret, extra.ids);
     let response_prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
     let promise = js::forward(
         request,

@@ -5,7 +5,7 @@ use worker::web_sys::Response;
 use worker::Result;
 
 use super::js;
-use crate::gateway::{HeaderEdit, HeaderMode};
+use crate::gateway::{self, HeaderEdit};
 use crate::problem::{refusal_answer, Answer, AnswerContext};
 use crate::reason::Refusal;
 use crate::security_headers::SecurityHeaders;
@@ -38,10 +38,10 @@ impl SecurityHeaderEdits {
     }
 
     pub fn new(security: &SecurityHeaders) -> SecurityHeaderEdits {
-        let edits = |mode| -> Vec<HeaderEdit> {
-            security.add.iter().map(|(name, value)| HeaderEdit { name: name.clone().into(), value: value.clone(), mode }).collect()
-        };
-        SecurityHeaderEdits { own: js::encode(&edits(HeaderMode::Set)), relayed: js::encode(&edits(HeaderMode::SetIfMissing)) }
+        SecurityHeaderEdits {
+            own: js::encode(&gateway::security_edits(security, false)),
+            relayed: js::encode(&gateway::security_edits(security, true)),
+        }
     }
 }
 
