@@ -2,15 +2,15 @@
 // and x-entra-* request headers, adds request-id/trace headers, and relays the answer with
 // the same security headers. It separates the cost of forwarding hygiene from the cost of
 // running in WASM.
-const DROP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization'];
-const SECURITY = [
+export const DROP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization'];
+export const SECURITY = [
   ['strict-transport-security', 'max-age=31536000; includeSubDomains'],
   ['content-security-policy', "frame-ancestors 'none'"],
   ['x-frame-options', 'DENY'],
   ['x-content-type-options', 'nosniff'],
   ['referrer-policy', 'no-referrer'],
 ];
-const REMOVE = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'server', 'x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'];
+export const REMOVE = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'server', 'x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'];
 
 export default {
   async fetch(request, env) {

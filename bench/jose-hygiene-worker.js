@@ -2,48 +2,14 @@
 // bench/jose-worker.js) plus the same forwarding hygiene as entra-edge (bench/hygiene-worker.js:
 // hop-by-hop and identity headers stripped, request id and trace headers, security headers on
 // the relayed answer). Bundled with esbuild by bench/run.mjs.
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-
-const keySets = new Map();
-const DROP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization'];
-const SECURITY = [
-  ['strict-transport-security', 'max-age=31536000; includeSubDomains'],
-  ['content-security-policy', "frame-ancestors 'none'"],
-  ['x-frame-options', 'DENY'],
-  ['x-content-type-options', 'nosniff'],
-  ['referrer-policy', 'no-referrer'],
-];
-const REMOVE = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'server', 'x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'];
-
-function unauthorized(error) {
-  return new Response(JSON.stringify({ error }), {
-    status: 401,
-    headers: { 'content-type': 'application/json', 'www-authenticate': `Bearer error="invalid_token"` },
-  });
-}
+import { DROP, REMOVE, SECURITY } from './hygiene-worker.js';
+import { verifyRequest } from './jose-worker.js';
 
 export default {
   async fetch(request, env) {
     const config = env.CONFIG;
-    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(request.headers.get('authorization') ?? '');
-    if (!match) return unauthorized('token_missing');
-    let payload;
-    try {
-      const { tid } = decodeJwt(match[1]);
-      if (!config.tenants.includes(tid)) return unauthorized('tenant_not_allowed');
-      let keys = keySets.get(tid);
-      if (!keys) {
-        keys = createRemoteJWKSet(new URL(`${config.authority}/${tid}/discovery/v2.0/keys`));
-        keySets.set(tid, keys);
-      }
-      ({ payload } = await jwtVerify(match[1], keys, {
-        algorithms: ['RS256'],
-        issuer: `https://login.microsoftonline.com/${tid}/v2.0`,
-        audience: config.audiences,
-      }));
-    } catch {
-      return unauthorized('invalid_token');
-    }
+    const payload = await verifyRequest(request, config);
+    if (payload instanceof Response) return payload;
     const url = new URL(request.url);
     const id = crypto.randomUUID().replaceAll('-', '');
     const headers = new Headers(request.headers);
