@@ -12,21 +12,30 @@ export const SECURITY = [
 ];
 export const REMOVE = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'server', 'x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'];
 
+/**
+ * Forwards `request` to `origin` with entra-edge's hygiene; `identity` is a list of
+ * [name, value] headers the origin receives (empty: no token checks).
+ */
+export async function forwardWithHygiene(request, origin, identity = []) {
+  const url = new URL(request.url);
+  const id = crypto.randomUUID().replaceAll('-', '');
+  const headers = new Headers(request.headers);
+  for (const name of [...headers.keys()]) if (DROP.includes(name) || name.startsWith('x-entra-')) headers.delete(name);
+  for (const [name, value] of identity) headers.set(name, value);
+  headers.set('x-request-id', id);
+  headers.set('traceparent', `00-${id}-0123456789abcdef-01`);
+  const upstream = await fetch(origin + url.pathname + url.search, {
+    method: request.method, headers, body: request.body, redirect: 'manual', signal: AbortSignal.timeout(30000),
+  });
+  const out = new Headers(upstream.headers);
+  for (const name of REMOVE) out.delete(name);
+  for (const [name, value] of SECURITY) if (!out.has(name)) out.set(name, value);
+  out.set('x-request-id', id);
+  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: out });
+}
+
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    const id = crypto.randomUUID().replaceAll('-', '');
-    const headers = new Headers(request.headers);
-    for (const name of [...headers.keys()]) if (DROP.includes(name) || name.startsWith('x-entra-')) headers.delete(name);
-    headers.set('x-request-id', id);
-    headers.set('traceparent', `00-${id}-0123456789abcdef-01`);
-    const upstream = await fetch(env.CONFIG.origin + url.pathname + url.search, {
-      method: request.method, headers, body: request.body, redirect: 'manual', signal: AbortSignal.timeout(30000),
-    });
-    const out = new Headers(upstream.headers);
-    for (const name of REMOVE) out.delete(name);
-    for (const [name, value] of SECURITY) if (!out.has(name)) out.set(name, value);
-    out.set('x-request-id', id);
-    return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: out });
+    return forwardWithHygiene(request, env.CONFIG.origin);
   },
 };
