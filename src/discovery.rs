@@ -2,21 +2,22 @@
 
 use serde::Deserialize;
 
-use crate::tenant::TenantId;
+use crate::tenant::{Directory, TenantId};
 use crate::token_version::TokenVersion;
 
 /// The placeholder that multi-tenant (`common`, `organizations`) metadata puts in `issuer`.
 const TENANT_PLACEHOLDER: &str = "{tenantid}";
 
-/// URL of the OpenID configuration document for a tenant and token version.
+/// URL of the OpenID configuration document of a directory (a tenant, or `organizations` /
+/// `common` in any-tenant mode) and token version.
 ///
 /// `app_id`: an API whose tokens are signed with its own keys (claims mapping, custom
 /// signing keys) must read metadata with `?appid={client id}`, whose `jwks_uri` then lists
 /// those keys (Microsoft identity platform, "Access tokens": validate the signature).
-pub fn metadata_url(authority: &str, tenant: &TenantId, version: TokenVersion, app_id: Option<&str>) -> String {
+pub fn metadata_url(authority: &str, directory: &Directory, version: TokenVersion, app_id: Option<&str>) -> String {
     let mut url = match version {
-        TokenVersion::V1 => format!("{authority}/{tenant}/.well-known/openid-configuration"),
-        TokenVersion::V2 => format!("{authority}/{tenant}/v2.0/.well-known/openid-configuration"),
+        TokenVersion::V1 => format!("{authority}/{directory}/.well-known/openid-configuration"),
+        TokenVersion::V2 => format!("{authority}/{directory}/v2.0/.well-known/openid-configuration"),
     };
     if let Some(app_id) = app_id {
         url.push_str("?appid=");
@@ -126,15 +127,19 @@ mod tests {
         TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap()
     }
 
+    fn directory() -> Directory {
+        Directory::Tenant(TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap())
+    }
+
     #[test]
     fn metadata_urls_follow_entra_layout() {
         let host = "https://login.microsoftonline.com";
         assert_eq!(
-            metadata_url(host, &tenant(), TokenVersion::V2, None),
+            metadata_url(host, &directory(), TokenVersion::V2, None),
             "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/.well-known/openid-configuration"
         );
         assert_eq!(
-            metadata_url(host, &tenant(), TokenVersion::V1, None),
+            metadata_url(host, &directory(), TokenVersion::V1, None),
             "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/.well-known/openid-configuration"
         );
     }
@@ -143,9 +148,9 @@ mod tests {
     fn metadata_urls_carry_the_app_id_for_app_specific_keys() {
         let host = "https://login.microsoftonline.com";
         let app = Some("6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f");
-        assert!(metadata_url(host, &tenant(), TokenVersion::V2, app)
+        assert!(metadata_url(host, &directory(), TokenVersion::V2, app)
             .ends_with("/v2.0/.well-known/openid-configuration?appid=6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f"));
-        assert!(metadata_url(host, &tenant(), TokenVersion::V1, app)
+        assert!(metadata_url(host, &directory(), TokenVersion::V1, app)
             .ends_with("/.well-known/openid-configuration?appid=6e2f9a47-1b3c-4d5e-8f70-9a8b7c6d5e4f"));
     }
 
@@ -248,5 +253,13 @@ mod tests {
         assert!(OpenIdMetadata::parse(br#"{"issuer":"","jwks_uri":"https://a/keys"}"#).is_err());
         assert!(OpenIdMetadata::parse(br#"{"issuer":"x"}"#).is_err());
         assert!(OpenIdMetadata::parse(b"<html>").is_err());
+    }
+
+    #[test]
+    fn any_tenant_metadata_is_the_organizations_document() {
+        assert_eq!(
+            metadata_url("https://login.microsoftonline.com", &Directory::Organizations, TokenVersion::V2, None),
+            "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"
+        );
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::KeySettings;
 use crate::discovery::OpenIdMetadata;
-use crate::tenant::TenantId;
+use crate::tenant::Directory;
 use crate::token_version::TokenVersion;
 
 /// How usable a cached key set is at a given time.
@@ -281,11 +281,11 @@ pub fn kv_ttl_seconds(settings: &KeySettings) -> u64 {
 
 /// The KV key of a tenant's key document; app-specific key sets (`keys.app_id`) are
 /// stored apart from the tenant's common ones.
-pub fn kv_key(authority: &str, tenant: &TenantId, version: TokenVersion, app_id: Option<&str>) -> String {
+pub fn kv_key(authority: &str, directory: &Directory, version: TokenVersion, app_id: Option<&str>) -> String {
     let host = authority.split_once("://").map_or(authority, |(_, host)| host);
     match app_id {
-        Some(app_id) => format!("keys/{host}/{tenant}/v{version}/app/{app_id}"),
-        None => format!("keys/{host}/{tenant}/v{version}"),
+        Some(app_id) => format!("keys/{host}/{directory}/v{version}/app/{app_id}"),
+        None => format!("keys/{host}/{directory}/v{version}"),
     }
 }
 
@@ -637,7 +637,7 @@ mod tests {
 
     #[test]
     fn kv_key_names_authority_tenant_and_version() {
-        let tenant = TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap();
+        let tenant = Directory::Tenant(crate::tenant::TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap());
         assert_eq!(
             kv_key("https://login.microsoftonline.com", &tenant, TokenVersion::V2, None),
             "keys/login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"

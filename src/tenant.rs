@@ -1,4 +1,6 @@
-//! Entra tenant ids: a GUID in canonical lowercase form.
+//! Entra tenants: ids (a GUID in canonical lowercase form), which tenants the gateway
+//! accepts ([`TenantPolicy`]), and where a tenant's metadata and keys are read
+//! ([`Directory`]).
 
 use std::fmt;
 
@@ -26,6 +28,79 @@ impl fmt::Display for TenantId {
     }
 }
 
+/// Where the metadata and signing keys for a tenant's tokens are read (the path segment
+/// after the authority host): the tenant's own directory, or one of the multi-tenant
+/// directories, whose `issuer` is the template `…/{tenantid}/…` (Microsoft identity
+/// platform, "OpenID Connect on the Microsoft identity platform": the `{tenant}` value).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Directory {
+    Tenant(TenantId),
+    /// Work and school accounts of every tenant.
+    Organizations,
+    /// Every tenant and personal Microsoft accounts.
+    Common,
+}
+
+impl fmt::Display for Directory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Directory::Tenant(tenant) => f.write_str(tenant.as_str()),
+            Directory::Organizations => f.write_str("organizations"),
+            Directory::Common => f.write_str("common"),
+        }
+    }
+}
+
+/// Which tenants' tokens the gateway accepts (`ENTRA_EDGE.tenants`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TenantPolicy {
+    /// Only these tenants; each one's keys come from its own directory.
+    Listed(Vec<TenantId>),
+    /// `tenants = ["*"]`: every organization (work or school) tenant except `denied`, and the
+    /// personal-account tenant only when `consumers` (it was named). The keys of every
+    /// tenant come from one multi-tenant directory, so the `tid` a caller chooses never
+    /// decides what the gateway fetches.
+    AnyOrganization { consumers: bool, denied: Vec<TenantId> },
+}
+
+impl TenantPolicy {
+    /// True when tokens of `tenant` are accepted.
+    pub fn allows(&self, tenant: &TenantId) -> bool {
+        match self {
+            TenantPolicy::Listed(tenants) => tenants.contains(tenant),
+            TenantPolicy::AnyOrganization { consumers, denied } => {
+                !denied.contains(tenant) && (*consumers || tenant.as_str() != CONSUMER_TENANT)
+            }
+        }
+    }
+
+    /// Where the keys for a token of `tenant` (already allowed) are read.
+    pub fn directory_for(&self, tenant: &TenantId) -> Directory {
+        match self {
+            TenantPolicy::Listed(_) => Directory::Tenant(tenant.clone()),
+            TenantPolicy::AnyOrganization { consumers: false, .. } => Directory::Organizations,
+            TenantPolicy::AnyOrganization { consumers: true, .. } => Directory::Common,
+        }
+    }
+
+    /// Every directory the gateway may read keys from (what the cron keeps fresh).
+    pub fn directories(&self) -> Vec<Directory> {
+        match self {
+            TenantPolicy::Listed(tenants) => tenants.iter().cloned().map(Directory::Tenant).collect(),
+            TenantPolicy::AnyOrganization { consumers: false, .. } => vec![Directory::Organizations],
+            TenantPolicy::AnyOrganization { consumers: true, .. } => vec![Directory::Common],
+        }
+    }
+
+    /// The listed tenants (empty in any-organization mode).
+    pub fn listed(&self) -> &[TenantId] {
+        match self {
+            TenantPolicy::Listed(tenants) => tenants,
+            TenantPolicy::AnyOrganization { .. } => &[],
+        }
+    }
+}
+
 /// True for `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` with hex digits.
 pub fn is_guid(value: &str) -> bool {
     let bytes = value.as_bytes();
@@ -39,6 +114,47 @@ pub fn is_guid(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CONTOSO: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const FABRIKAM: &str = "5a8e2b71-0c4d-4f9e-a1b2-c3d4e5f60718";
+
+    fn tid(value: &str) -> TenantId {
+        TenantId::parse(value).unwrap()
+    }
+
+    #[test]
+    fn listed_policy_allows_only_its_tenants_each_from_its_own_directory() {
+        let policy = TenantPolicy::Listed(vec![tid(CONTOSO)]);
+        assert!(policy.allows(&tid(CONTOSO)));
+        assert!(!policy.allows(&tid(FABRIKAM)));
+        assert_eq!(policy.directory_for(&tid(CONTOSO)), Directory::Tenant(tid(CONTOSO)));
+        assert_eq!(policy.directories(), [Directory::Tenant(tid(CONTOSO))]);
+    }
+
+    #[test]
+    fn any_organization_allows_every_tenant_but_the_denied_and_personal_accounts() {
+        let policy = TenantPolicy::AnyOrganization { consumers: false, denied: vec![tid(FABRIKAM)] };
+        assert!(policy.allows(&tid(CONTOSO)));
+        assert!(!policy.allows(&tid(FABRIKAM)));
+        assert!(!policy.allows(&tid(CONSUMER_TENANT)));
+    }
+
+    #[test]
+    fn any_organization_reads_every_tenants_keys_from_one_directory() {
+        let policy = TenantPolicy::AnyOrganization { consumers: false, denied: vec![] };
+        assert_eq!(policy.directory_for(&tid(CONTOSO)), Directory::Organizations);
+        assert_eq!(policy.directory_for(&tid(FABRIKAM)), Directory::Organizations);
+        assert_eq!(policy.directories(), [Directory::Organizations]);
+        assert_eq!(Directory::Organizations.to_string(), "organizations");
+    }
+
+    #[test]
+    fn personal_accounts_are_allowed_only_when_named_and_then_keys_come_from_common() {
+        let policy = TenantPolicy::AnyOrganization { consumers: true, denied: vec![] };
+        assert!(policy.allows(&tid(CONSUMER_TENANT)));
+        assert_eq!(policy.directory_for(&tid(CONTOSO)), Directory::Common);
+        assert_eq!(policy.directories(), [Directory::Common]);
+    }
 
     #[test]
     fn accepts_a_guid_and_lowercases_it() {

@@ -61,6 +61,14 @@ pub async fn authenticate<B: SignatureBackend>(
             format!("iss must be the issuer of the token's tenant for v{} tokens", token.version),
         ));
     }
+    // tid decides the tenant everything downstream trusts (route tenants, tenant isolation,
+    // rate-limit keys, x-entra-tenant-id): the issuer that vouches for the token must name it.
+    // With a tenant's own metadata this holds by construction; with a multi-tenant template
+    // (`{tenantid}`) it is what the substitution gives; a concrete issuer of another tenant
+    // in multi-tenant metadata would otherwise let a token choose its tid.
+    if !expected_issuer.split('/').any(|segment| segment == token.tenant.as_str()) {
+        return Err(Refusal::new(Reason::IssuerMismatch, "the issuer does not name the token's tenant (tid)"));
+    }
     let key = tenant_keys
         .keys
         .find(&token.kid)

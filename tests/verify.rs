@@ -284,6 +284,53 @@ fn token_without_nbf_is_accepted() {
     assert!(check(&signed(without(v2_claims(), "nbf"))).is_ok());
 }
 
+// ---- any-tenant mode (tenants = ["*"]) -------------------------------------------------
+
+fn any_tenant(patch: Value) -> Config {
+    config_with(with(json!({ "tenants": ["*"] }), patch))
+}
+
+#[test]
+fn any_tenant_mode_accepts_a_tenant_it_never_listed() {
+    let claims = with(v2_claims(), json!({ "tid": FOREIGN_TENANT, "iss": v2_issuer(FOREIGN_TENANT) }));
+    let principal = check_with(&signed(claims), &any_tenant(json!({})), NOW).unwrap();
+    assert_eq!(principal.tenant().as_str(), FOREIGN_TENANT);
+}
+
+#[test]
+fn any_tenant_mode_refuses_a_tid_that_is_not_the_issuers_tenant() {
+    let claims = with(v2_claims(), json!({ "tid": FOREIGN_TENANT, "iss": v2_issuer(TENANT) }));
+    assert_eq!(check_with(&signed(claims), &any_tenant(json!({})), NOW).unwrap_err(), Reason::IssuerMismatch);
+}
+
+#[test]
+fn any_tenant_mode_refuses_a_denied_tenant_before_any_key_is_used() {
+    let claims = with(v2_claims(), json!({ "tid": FOREIGN_TENANT, "iss": v2_issuer(FOREIGN_TENANT) }));
+    let config = any_tenant(json!({ "denied_tenants": [FOREIGN_TENANT] }));
+    assert_eq!(UnverifiedToken::parse(&signed(claims), &config.token_rules()).err().map(|r| r.reason), Some(Reason::TenantNotAllowed));
+}
+
+#[test]
+fn any_tenant_mode_refuses_personal_accounts_unless_named() {
+    const CONSUMERS: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let claims = with(v2_claims(), json!({ "tid": CONSUMERS, "iss": v2_issuer(CONSUMERS) }));
+    assert_eq!(check_with(&signed(claims.clone()), &any_tenant(json!({})), NOW).unwrap_err(), Reason::TenantNotAllowed);
+    assert!(check_with(&signed(claims), &any_tenant(json!({ "tenants": ["*", CONSUMERS] })), NOW).is_ok());
+}
+
+#[test]
+fn a_concrete_issuer_must_name_the_tokens_tenant() {
+    // Multi-tenant metadata whose issuer is one tenant's, not a template: a token of
+    // another tid with that issuer must not pass as its own tid.
+    let keys = tenant_keys(test_keys().into_iter().map(|k| k.jwk).collect(), &v2_issuer(TENANT));
+    let claims = with(v2_claims(), json!({ "tid": OTHER_TENANT, "iss": v2_issuer(TENANT) }));
+    let token = signed(claims);
+    let config = config();
+    let unverified = UnverifiedToken::parse(&token, &config.token_rules()).unwrap();
+    let result = block_on(authenticate(unverified, &keys, &NativeRsa, &config.token_rules(), NOW));
+    assert_eq!(result.err().map(|r| r.reason), Some(Reason::IssuerMismatch));
+}
+
 // ---- RFC 8725: algorithms and header parameters ----------------------------------------
 
 #[test]

@@ -19,7 +19,7 @@ pub use problems::{ConfigError, Field, Problems, Segment};
 use crate::forward::IdentityHeaderPolicy;
 use crate::route::RouteTable;
 use crate::security_headers::SecurityHeaders;
-use crate::tenant::TenantId;
+use crate::tenant::{TenantId, TenantPolicy, CONSUMER_TENANT};
 use crate::token_version::TokenVersion;
 use routes::RawRoute;
 use security_headers::RawSecurityHeaders;
@@ -134,7 +134,8 @@ pub struct Config {
     pub origin: Origin,
     /// Authority host without a trailing slash, e.g. `https://login.microsoftonline.com`.
     pub authority: String,
-    pub tenants: Vec<TenantId>,
+    /// Which tenants' tokens are accepted and where their keys are read.
+    pub tenants: TenantPolicy,
     pub audiences: Vec<String>,
     pub token_versions: Vec<TokenVersion>,
     pub clock_skew_seconds: u64,
@@ -162,7 +163,7 @@ pub struct Config {
 /// configuration, and nothing else), as jwt-compact's `TimeOptions` is for time.
 #[derive(Clone, Copy, Debug)]
 pub struct TokenRules<'a> {
-    pub tenants: &'a [TenantId],
+    pub tenants: &'a TenantPolicy,
     pub versions: &'a [TokenVersion],
     pub audiences: &'a [String],
     /// Leeway for `exp`, `nbf` and `iat`, seconds.
@@ -172,7 +173,7 @@ pub struct TokenRules<'a> {
 
 impl TokenRules<'_> {
     pub fn allows_tenant(&self, tenant: &TenantId) -> bool {
-        self.tenants.contains(tenant)
+        self.tenants.allows(tenant)
     }
 
     pub fn accepts_version(&self, version: TokenVersion) -> bool {
@@ -295,6 +296,8 @@ struct RawConfig {
     #[serde(default = "default_authority")]
     authority: String,
     tenants: Vec<String>,
+    #[serde(default)]
+    denied_tenants: Vec<String>,
     audiences: Vec<String>,
     #[serde(default = "default_token_versions")]
     token_versions: Vec<String>,
@@ -377,10 +380,7 @@ impl RawConfig {
             }
         };
 
-        if self.tenants.is_empty() {
-            problems.add(&Field::root().join("tenants"), "must list at least one tenant id");
-        }
-        let tenants = checks::guid_list(&self.tenants, &Field::root().key("tenants"), "tenant id", &mut problems);
+        let tenants = tenant_policy(&self.tenants, &self.denied_tenants, &mut problems);
 
         if self.audiences.is_empty() {
             problems.add(&Field::root().join("audiences"), "must list at least one audience (the API's client id and/or App ID URI)");
@@ -483,6 +483,57 @@ impl RawConfig {
     }
 }
 
+/// `tenants` (GUIDs, or `"*"` for every organization plus, optionally, the personal-account
+/// tenant) and `denied_tenants` (only with `"*"`) into a [`TenantPolicy`].
+fn tenant_policy(tenants: &[String], denied: &[String], problems: &mut Problems) -> TenantPolicy {
+    let at = Field::root().key("tenants");
+    if tenants.is_empty() {
+        problems.add(&Field::root().join("tenants"), "must list at least one tenant id (or \"*\" for every organization)");
+    }
+    let denied_at = Field::root().key("denied_tenants");
+    let Some(star) = tenants.iter().position(|t| t == "*") else {
+        let mut listed: Vec<TenantId> = Vec::new();
+        for (i, value) in tenants.iter().enumerate() {
+            if ["common", "organizations", "consumers"].contains(&value.to_ascii_lowercase().as_str()) {
+                problems.add(
+                    &at.index(i),
+                    format!("{value:?} is not a tenant id; to accept every organization write \"*\" (see README \"Any-tenant mode\")"),
+                );
+                continue;
+            }
+            match TenantId::parse(value) {
+                Some(tid) if listed.contains(&tid) => problems.add(&at.index(i), format!("duplicate tenant id {value:?}")),
+                Some(tid) => listed.push(tid),
+                None => problems
+                    .add(&at.index(i), format!("{value:?} is not a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)")),
+            }
+        }
+        if !denied.is_empty() {
+            problems.add(
+                &Field::root().join("denied_tenants"),
+                "applies only with tenants = [\"*\"]; a listed tenant is denied by leaving it out",
+            );
+        }
+        return TenantPolicy::Listed(listed);
+    };
+    let mut consumers = false;
+    for (i, value) in tenants.iter().enumerate() {
+        if i == star {
+            continue;
+        }
+        match TenantId::parse(value) {
+            Some(tid) if tid.as_str() == CONSUMER_TENANT && !consumers => consumers = true,
+            _ if value == "*" => problems.add(&at.index(i), "duplicate \"*\""),
+            _ => problems.add(
+                &at.index(i),
+                format!("{value:?}: with \"*\" (every organization) the only tenant that may be added is the personal-account tenant {CONSUMER_TENANT}; narrow routes with their own tenants list instead"),
+            ),
+        }
+    }
+    let denied = checks::guid_list(denied, &denied_at, "tenant id", problems);
+    TenantPolicy::AnyOrganization { consumers, denied }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +555,46 @@ mod tests {
 
     fn first_error(value: serde_json::Value) -> ConfigError {
         parse(value).unwrap_err().remove(0)
+    }
+
+    #[test]
+    fn star_accepts_every_organization_but_not_personal_accounts() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!(["*"]);
+        value["denied_tenants"] = serde_json::json!(["5a8e2b71-0c4d-4f9e-a1b2-c3d4e5f60718"]);
+        let config = parse(value).unwrap();
+        let denied = TenantId::parse("5a8e2b71-0c4d-4f9e-a1b2-c3d4e5f60718").unwrap();
+        assert_eq!(config.tenants, TenantPolicy::AnyOrganization { consumers: false, denied: vec![denied] });
+    }
+
+    #[test]
+    fn star_with_the_personal_account_tenant_accepts_personal_accounts() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!(["*", CONSUMER_TENANT]);
+        assert_eq!(parse(value).unwrap().tenants, TenantPolicy::AnyOrganization { consumers: true, denied: vec![] });
+    }
+
+    #[test]
+    fn star_with_another_tenant_is_an_error_naming_it() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!(["*", TENANT]);
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.tenants[1]");
+    }
+
+    #[test]
+    fn multi_tenant_directory_names_are_not_tenant_ids() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!(["organizations"]);
+        let err = first_error(value);
+        assert_eq!(err.field, "ENTRA_EDGE.tenants[0]");
+        assert!(err.message.contains("\"*\""), "{err}");
+    }
+
+    #[test]
+    fn denied_tenants_need_star() {
+        let mut value = minimal();
+        value["denied_tenants"] = serde_json::json!([TENANT]);
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.denied_tenants");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::policy::{Access, KindRule, Match, Need, Requirements};
 use crate::route::{MethodSet, PathPattern, Route, RouteTable};
-use crate::tenant::TenantId;
+use crate::tenant::TenantPolicy;
 
 use super::{checks, cors, rate_limit, Field, Problems};
 
@@ -68,7 +68,7 @@ impl RouteProblems<'_> {
 }
 
 /// Parses and validates the route list. `tenants` is the global allow-list.
-pub fn build(raw: Vec<RawRoute>, tenants: &[TenantId], problems: &mut Problems) -> Option<RouteTable> {
+pub fn build(raw: Vec<RawRoute>, tenants: &TenantPolicy, problems: &mut Problems) -> Option<RouteTable> {
     let before = problems.count();
     let at = Field::root().key("routes");
     if raw.is_empty() {
@@ -124,7 +124,7 @@ fn check_reachability(routes: &[(usize, Route)], at: &Field, problems: &mut Prob
     }
 }
 
-fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut RouteProblems<'_>) -> Option<Route> {
+fn build_route(raw: RawRoute, tenants: &TenantPolicy, p: &mut RouteProblems<'_>) -> Option<Route> {
     let before = p.count();
     let pattern = PathPattern::parse(&raw.path).map_err(|e| p.add("path", e)).ok();
     let methods = MethodSet::parse(raw.methods.as_deref()).map_err(|e| p.add("methods", e)).ok();
@@ -164,14 +164,17 @@ fn build_route(raw: RawRoute, tenants: &[TenantId], p: &mut RouteProblems<'_>) -
         let at = p.at.key("tenants");
         let parsed = checks::guid_list(&list, &at, "tenant id", p.problems);
         for (i, tid) in parsed.iter().enumerate() {
-            if !tenants.contains(tid) {
+            if !tenants.allows(tid) {
                 p.add(
                     &format!("tenants[{i}]"),
-                    format!("{:?} is not in ENTRA_EDGE.tenants (a route can only narrow the global list)", tid.as_str()),
+                    format!(
+                        "{:?} is not accepted by ENTRA_EDGE.tenants / denied_tenants (a route can only narrow the global list)",
+                        tid.as_str()
+                    ),
                 );
             }
         }
-        parsed.into_iter().filter(|tid| tenants.contains(tid)).collect()
+        parsed.into_iter().filter(|tid| tenants.allows(tid)).collect()
     });
     if let (Some(segment), Some(pattern)) = (&raw.tenant_segment, &pattern) {
         if !pattern.has_param(segment) {

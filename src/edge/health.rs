@@ -20,7 +20,7 @@ pub fn respond(isolate: &Isolate, now: i64) -> Result<Response> {
         .map(|(tenant, version, state, key_count)| {
             let cache = cache_label(state.fetched_at, now, &config.keys);
             json!({
-                "tenant": tenant.as_str(),
+                "tenant": tenant.to_string(),
                 "version": version.as_str(),
                 "cache": cache,
                 "key_count": key_count,

@@ -26,7 +26,7 @@ use crate::key_cache::{
 };
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
-use crate::tenant::TenantId;
+use crate::tenant::{Directory, TenantId};
 use crate::token_version::TokenVersion;
 use crate::verify::TenantKeys;
 
@@ -37,7 +37,7 @@ use super::webcrypto::WebCrypto;
 use crate::bindings::JWKS_CACHE as KV_BINDING;
 
 pub type Keys = Rc<TenantKeys<<WebCrypto as SignatureBackend>::Key>>;
-type CacheKey = (TenantId, TokenVersion);
+type CacheKey = (Directory, TokenVersion);
 
 #[derive(Default)]
 struct Slot {
@@ -65,8 +65,8 @@ impl KeyStore {
         *self.counters.borrow()
     }
 
-    /// Cache state of every tenant this isolate has seen: (tenant, version, state, key count).
-    pub fn snapshot(&self) -> Vec<(TenantId, TokenVersion, KeyState, usize)> {
+    /// Cache state of every directory this isolate has seen: (directory, version, state, key count).
+    pub fn snapshot(&self) -> Vec<(Directory, TokenVersion, KeyState, usize)> {
         let mut rows: Vec<_> = self
             .slots
             .borrow()
@@ -78,20 +78,24 @@ impl KeyStore {
     }
 
     /// The refresh generation of a tenant's keys, noted by a request before it looks at them.
-    pub fn generation(&self, tenant: &TenantId, version: TokenVersion) -> u64 {
-        self.with_slot(&(tenant.clone(), version), |slot| slot.state.generation())
+    pub fn generation(&self, directory: &Directory, version: TokenVersion) -> u64 {
+        self.with_slot(&(directory.clone(), version), |slot| slot.state.generation())
     }
 
     /// True when the keys currently held for the tenant still vouch for a token signed with
     /// `kid`: the key is still published (a retired key is not) and still bound to the
     /// token's issuer and to the metadata's cloud (the checks `verify::authenticate` made).
-    pub fn still_trusts(&self, tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
-        self.slots.borrow().get(&(tenant.clone(), version)).and_then(|s| s.keys.as_ref()).is_some_and(|keys| keys.still_trusts(kid, tenant))
+    pub fn still_trusts(&self, directory: &Directory, tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
+        self.slots
+            .borrow()
+            .get(&(directory.clone(), version))
+            .and_then(|s| s.keys.as_ref())
+            .is_some_and(|keys| keys.still_trusts(kid, tenant))
     }
 }
 
-fn log(source: &KeySource, kind: Kind, tenant: &TenantId, version: TokenVersion, detail: &str) {
-    let event = Event::new(kind).with("tenant", tenant.as_str()).with("version", version.as_str()).with("detail", detail);
+fn log(source: &KeySource, kind: Kind, directory: &Directory, version: TokenVersion, detail: &str) {
+    let event = Event::new(kind).with("tenant", directory.to_string()).with("version", version.as_str()).with("detail", detail);
     super::log::emit(&event, None, source.isolate.config.log.level);
 }
 
@@ -111,12 +115,12 @@ pub struct KeySource {
 pub async fn keys_for(
     source: &KeySource,
     ctx: &Context,
-    tenant: &TenantId,
+    directory: &Directory,
     version: TokenVersion,
     kid: &str,
     now: i64,
 ) -> Result<Keys, Refusal> {
-    let key = (tenant.clone(), version);
+    let key = (directory.clone(), version);
     let (plan, cached) = source.isolate.keys.with_slot(&key, |slot| (slot.state.plan(now, &source.isolate.config.keys), slot.keys.clone()));
     match (plan, cached) {
         (Plan::Use, Some(keys)) => {
@@ -169,13 +173,13 @@ fn unavailable(retry_after: u64) -> Refusal {
 /// refresh, back-off, negative cache). Returns the keys to verify with (refreshed or not).
 pub async fn after_unknown_kid(
     source: &KeySource,
-    tenant: &TenantId,
+    directory: &Directory,
     version: TokenVersion,
     kid: &str,
     seen_generation: u64,
     current: Keys,
 ) -> Keys {
-    let key = (tenant.clone(), version);
+    let key = (directory.clone(), version);
     let settings = &source.isolate.config.keys;
     loop {
         // Another request may have just brought the kid.
@@ -298,28 +302,28 @@ fn install(source: &KeySource, key: &CacheKey, keys: Keys, fetched_at: i64) {
 /// refresh time, so user requests rarely wait for the authority.
 pub async fn scheduled_refresh(source: &KeySource, now: i64) {
     let config = &source.isolate.config;
-    for tenant in &config.tenants {
+    for directory in config.tenants.directories() {
         for version in &config.token_versions {
-            let kv_fetched_at = read_kv(source, tenant, *version).await.map(|doc| doc.fetched_at);
+            let kv_fetched_at = read_kv(source, &directory, *version).await.map(|doc| doc.fetched_at);
             if !cron_due(kv_fetched_at, now, &config.keys) {
                 continue;
             }
             // Outcomes are counted and logged inside; the cron has nothing to add.
-            let _ = refresh_from_authority(source, &(tenant.clone(), *version), now).await;
+            let _ = refresh_from_authority(source, &(directory.clone(), *version), now).await;
         }
     }
 }
 
 async fn fetch_from_authority(
     source: &KeySource,
-    tenant: &TenantId,
+    directory: &Directory,
     version: TokenVersion,
     now: i64,
 ) -> Result<(Keys, KeyDocument), String> {
     let config = &source.isolate.config;
     let timeout = Duration::from_millis(config.keys.fetch_timeout_ms);
     let app_id = config.keys.app_id.as_deref();
-    let metadata_json = fetch_document(&metadata_url(&config.authority, tenant, version, app_id), timeout).await?;
+    let metadata_json = fetch_document(&metadata_url(&config.authority, directory, version, app_id), timeout).await?;
     let metadata = OpenIdMetadata::parse(metadata_json.as_bytes())?;
     let jwks_uri = checked_jwks_uri(&metadata.jwks_uri, &config.authority, &config.keys.allowed_jwks_hosts, app_id)?;
     let jwks = fetch_document(&jwks_uri, timeout).await?;
@@ -359,7 +363,7 @@ async fn fetch_document(url: &str, timeout: Duration) -> Result<String, String> 
     }
 }
 
-async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -> Option<KeyDocument> {
+async fn read_kv(source: &KeySource, tenant: &Directory, version: TokenVersion) -> Option<KeyDocument> {
     let kv = match source.env.kv(KV_BINDING) {
         Ok(kv) => kv,
         Err(_) => {
@@ -379,7 +383,7 @@ async fn read_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion) -
     }
 }
 
-async fn write_kv(source: &KeySource, tenant: &TenantId, version: TokenVersion, document: &KeyDocument) {
+async fn write_kv(source: &KeySource, tenant: &Directory, version: TokenVersion, document: &KeyDocument) {
     let Ok(kv) = source.env.kv(KV_BINDING) else { return };
     let Ok(text) = serde_json::to_string(document) else { return };
     let ttl = kv_ttl_seconds(&source.isolate.config.keys);

@@ -336,16 +336,16 @@ async fn authenticate_request(
 
     let rules = config.token_rules();
     let token = UnverifiedToken::parse(raw, &rules)?;
-    let (tenant, version, kid) = (token.tenant().clone(), token.version(), token.kid().to_owned());
+    let (directory, version, kid) = (config.tenants.directory_for(token.tenant()), token.version(), token.kid().to_owned());
     let backend = WebCrypto;
     let source = KeySource { env: env.clone(), isolate: isolate.clone(), backend };
 
     // Any refresh that completes from here on counts as tried for this request's kid.
-    let seen_generation = isolate.keys.generation(&tenant, version);
-    let mut keys = keys::keys_for(&source, ctx, &tenant, version, &kid, now).await?;
+    let seen_generation = isolate.keys.generation(&directory, version);
+    let mut keys = keys::keys_for(&source, ctx, &directory, version, &kid, now).await?;
     if keys.keys.find(&kid).is_none() {
         // Possibly a rotation: refresh once, within the refresh discipline of `KeyState`.
-        keys = keys::after_unknown_kid(&source, &tenant, version, &kid, seen_generation, keys).await;
+        keys = keys::after_unknown_kid(&source, &directory, version, &kid, seen_generation, keys).await;
     }
     let principal = authenticate(token, &keys, &source.backend, &rules, now).await?;
     isolate.token_cache.borrow_mut().insert(raw, principal.clone(), kid);
@@ -354,6 +354,9 @@ async fn authenticate_request(
 
 /// A principal verified earlier from the same token, if its key still vouches for it.
 fn cached_principal(isolate: &Isolate, token: &str, now: i64) -> Option<Principal> {
-    let still_trusted = |principal: &Principal, kid: &str| isolate.keys.still_trusts(principal.tenant(), principal.version(), kid);
+    let still_trusted = |principal: &Principal, kid: &str| {
+        let directory = isolate.config.tenants.directory_for(principal.tenant());
+        isolate.keys.still_trusts(&directory, principal.tenant(), principal.version(), kid)
+    };
     isolate.token_cache.borrow_mut().get_trusted(token, now, still_trusted)
 }
