@@ -20,6 +20,7 @@ use crate::policy::{authorize as authorize_route, Access};
 use crate::principal::Principal;
 use crate::rate_limit::{FailureMode, RateLimit, Verdict};
 use crate::reason::{Reason, Refusal};
+use crate::resource_metadata::ProtectedResource;
 use crate::route::{Route, RouteLookup};
 
 /// How a header edit combines with what a message already has.
@@ -64,6 +65,9 @@ pub struct RequestHead<'a> {
 pub enum Start<'c> {
     /// The edge health endpoint (answered before routing, without a token).
     Health,
+    /// The RFC 9728 protected-resource metadata document (before routing, without a
+    /// token): 200 with the document, or 204 to a CORS preflight.
+    ResourceMetadata { resource: &'c ProtectedResource, preflight: bool },
     /// A CORS preflight answered at the edge: 204 with these headers.
     Preflight { route: &'c Route, headers: Vec<HeaderEdit> },
     /// Refused before any token is looked at (bad path, no route, preflight denied).
@@ -88,7 +92,7 @@ impl Admitted<'_> {
     }
 }
 
-/// Path → health → preflight → route, in that order.
+/// Path → health → resource metadata → preflight → route, in that order.
 pub fn start<'c>(config: &'c Config, head: RequestHead<'_>) -> Start<'c> {
     let path = match normalize(head.raw_path) {
         Ok(path) => path,
@@ -97,6 +101,18 @@ pub fn start<'c>(config: &'c Config, head: RequestHead<'_>) -> Start<'c> {
     let method = head.method;
     if config.health_path.as_deref() == Some(path.as_str()) && (method == "GET" || method == "HEAD") {
         return Start::Health;
+    }
+    if let Some(resource) = config.protected_resource.as_ref().filter(|r| r.serves(path.as_str())) {
+        // The gateway owns this path: it never reaches the origin, whatever the method.
+        return match method {
+            "GET" | "HEAD" => Start::ResourceMetadata { resource, preflight: false },
+            "OPTIONS" => Start::ResourceMetadata { resource, preflight: true },
+            _ => Start::Refuse {
+                refusal: Refusal::new(Reason::MethodNotAllowed, format!("{method} is not allowed on {}", resource.paths[0]))
+                    .with_allow("GET, HEAD, OPTIONS"),
+                route: None,
+            },
+        };
     }
     if method == "OPTIONS" {
         if let (Some(origin), Some(requested)) = (head.origin, head.access_control_request_method) {
@@ -114,6 +130,20 @@ pub fn start<'c>(config: &'c Config, head: RequestHead<'_>) -> Start<'c> {
         },
         RouteLookup::NotFound => Start::Refuse { refusal: Refusal::new(Reason::RouteNotFound, "no route matches this path"), route: None },
     }
+}
+
+/// The headers of the metadata answer (and of its preflight): a public document any
+/// browser-based client may read (no credentials), cacheable for an hour.
+pub fn resource_metadata_edits(preflight: bool) -> Vec<HeaderEdit> {
+    let mut edits = vec![HeaderEdit::set("access-control-allow-origin", "*")];
+    if preflight {
+        edits.push(HeaderEdit::set("access-control-allow-methods", "GET, HEAD, OPTIONS"));
+        edits.push(HeaderEdit::set("access-control-max-age", "86400"));
+    } else {
+        edits.push(HeaderEdit::set("content-type", "application/json"));
+        edits.push(HeaderEdit::set("cache-control", "public, max-age=3600"));
+    }
+    edits
 }
 
 /// A preflight uses the route the requested method would match.
@@ -467,5 +497,66 @@ mod tests {
         let timeout = origin_failed(OriginFailure::TimedOut, &config);
         assert_eq!(timeout.reason, Reason::OriginTimeout);
         assert_eq!(timeout.internal.as_deref(), Some("no response headers within 30000 ms"));
+    }
+
+    fn with_metadata(resource: &str) -> Config {
+        Config::from_json(
+            &serde_json::json!({
+                "origin": "https://api.contoso.com",
+                "tenants": [TENANT],
+                "audiences": ["api://orders"],
+                "protected_resource": { "resource": resource, "app_id_uri": "api://orders" },
+                "routes": [{ "path": "/**", "scopes": ["Orders.Read"] }],
+            })
+            .to_string(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_metadata_document_is_answered_at_the_edge_without_a_token() {
+        let config = with_metadata("https://api.contoso.com");
+        for method in ["GET", "HEAD"] {
+            assert!(matches!(
+                start(&config, head(method, "/.well-known/oauth-protected-resource")),
+                Start::ResourceMetadata { preflight: false, .. }
+            ));
+        }
+        assert!(matches!(
+            start(&config, head("OPTIONS", "/.well-known/oauth-protected-resource")),
+            Start::ResourceMetadata { preflight: true, .. }
+        ));
+    }
+
+    #[test]
+    fn the_metadata_path_is_matched_after_normalization() {
+        let config = with_metadata("https://api.contoso.com/mcp");
+        for path in [
+            "/.well-known/oauth-protected-resource/mcp",
+            "/.well-known//oauth-protected-resource/%6dcp",
+            "/.well-known/oauth-protected-resource",
+        ] {
+            assert!(matches!(start(&config, head("GET", path)), Start::ResourceMetadata { .. }), "{path}");
+        }
+    }
+
+    #[test]
+    fn other_methods_on_the_metadata_path_never_reach_the_origin() {
+        let config = with_metadata("https://api.contoso.com");
+        assert_eq!(refusal_of(start(&config, head("POST", "/.well-known/oauth-protected-resource"))), Reason::MethodNotAllowed);
+    }
+
+    #[test]
+    fn without_the_feature_the_metadata_path_is_an_ordinary_route() {
+        let config = config(serde_json::json!([{ "path": "/**" }]));
+        assert!(matches!(start(&config, head("GET", "/.well-known/oauth-protected-resource")), Start::Admit(_)));
+    }
+
+    #[test]
+    fn metadata_answers_allow_any_origin_without_credentials() {
+        let edits = resource_metadata_edits(false);
+        assert!(edits.contains(&HeaderEdit::set("access-control-allow-origin", "*")));
+        assert!(!edits.iter().any(|e| e.name == "access-control-allow-credentials"));
+        assert!(edits.contains(&HeaderEdit::set("content-type", "application/json")));
     }
 }

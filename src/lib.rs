@@ -10,6 +10,7 @@
 
 pub mod access_log;
 pub mod bindings;
+pub mod claim_rules;
 pub mod claims;
 pub mod config;
 pub mod cors;
@@ -27,6 +28,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod reason;
 pub mod request_id;
+pub mod resource_metadata;
 pub mod route;
 pub mod security_headers;
 pub mod signature;

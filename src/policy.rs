@@ -4,6 +4,7 @@
 
 use base64ct::{Base64, Encoding};
 
+use crate::claim_rules::{self, ClaimRule};
 use crate::principal::{Principal, TokenKind};
 use crate::reason::{Reason, Refusal, StepUp};
 use crate::tenant::TenantId;
@@ -62,6 +63,8 @@ pub struct Requirements {
     pub tenant_segment: Option<String>,
     /// Conditional Access authentication context (`acrs`) required, e.g. `c1`.
     pub auth_context: Option<String>,
+    /// Claim rules (`claims = [...]`), every one must pass.
+    pub claims: Vec<ClaimRule>,
 }
 
 /// Who may use a route.
@@ -102,6 +105,9 @@ pub fn authorize(requirements: &Requirements, principal: &Principal, params: &[(
         }
     }
     check_permissions(r, principal)?;
+    if !r.claims.is_empty() {
+        claim_rules::check(&r.claims, principal.held_claims())?;
+    }
     if let Some(context) = &r.auth_context {
         if !principal.auth_contexts().iter().any(|c| c == context) {
             return Err(step_up(context, principal, authority));
@@ -198,6 +204,7 @@ mod tests {
             tenants: None,
             tenant_segment: None,
             auth_context: None,
+            claims: Vec::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The verified caller: what every later stage (authorization, rate limits, identity
 //! headers) is allowed to know about a request.
 
+use crate::claim_rules::HeldClaims;
 use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
 use crate::verify::Verified;
@@ -45,6 +46,8 @@ pub(crate) struct Identity {
     pub(crate) client_capabilities: Vec<String>,
     /// `upn` (v1) or `preferred_username` (v2): for logs only, never for decisions.
     pub(crate) username: Option<String>,
+    /// The claims some route's claim rules name (None when no route has claim rules).
+    pub(crate) claims: Option<Box<HeldClaims>>,
 }
 
 impl Principal {
@@ -100,6 +103,10 @@ impl Principal {
     pub fn username(&self) -> Option<&str> {
         self.0.username.as_deref()
     }
+    /// The claims named by the configuration's claim rules, as the token carried them.
+    pub fn held_claims(&self) -> Option<&HeldClaims> {
+        self.0.claims.as_deref()
+    }
     /// Client capabilities (`xms_cc`).
     pub fn client_capabilities(&self) -> &[String] {
         &self.0.client_capabilities
@@ -122,5 +129,6 @@ pub(crate) fn sample() -> Principal {
         auth_contexts: vec![],
         client_capabilities: vec![],
         username: Some("adele@contoso.example".into()),
+        claims: None,
     })
 }

@@ -33,6 +33,8 @@ pub struct AnswerContext<'a> {
     pub request_id: &'a str,
     /// Include internal details (the `debug` option).
     pub debug: bool,
+    /// The RFC 9728 metadata URL, added to every Bearer challenge (§5.1) when configured.
+    pub resource_metadata: Option<&'a str>,
 }
 
 /// The problem `type` URI for a reason code.
@@ -72,7 +74,12 @@ pub fn refusal_answer(refusal: &Refusal, context: AnswerContext<'_>) -> Answer {
     if let Some(seconds) = refusal.retry_after {
         headers.push(("retry-after", seconds.to_string()));
     }
-    if let Some(challenge) = challenge {
+    if let Some(mut challenge) = challenge {
+        if let Some(url) = context.resource_metadata {
+            challenge.push_str(", resource_metadata=\"");
+            challenge.push_str(&quotable(url));
+            challenge.push('"');
+        }
         headers.push(("www-authenticate", challenge));
     }
     let problem = Problem {
@@ -99,7 +106,7 @@ mod tests {
     use crate::reason::Reason;
 
     fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
-        super::refusal_answer(refusal, AnswerContext { realm, request_id: "req-1", debug: false })
+        super::refusal_answer(refusal, AnswerContext { realm, request_id: "req-1", debug: false, resource_metadata: None })
     }
 
     fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
@@ -140,9 +147,9 @@ mod tests {
     fn internal_details_appear_only_in_debug_mode() {
         let refusal =
             Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal("connect ECONNREFUSED 10.0.0.7:8443");
-        let quiet = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: false });
+        let quiet = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: false, resource_metadata: None });
         assert!(!quiet.body.contains("ECONNREFUSED"));
-        let loud = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: true });
+        let loud = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: true, resource_metadata: None });
         assert!(loud.body.contains("ECONNREFUSED"));
     }
 
@@ -190,5 +197,33 @@ mod tests {
     fn description_cannot_break_out_of_its_quotes() {
         let answer = refusal_answer(&Refusal::new(Reason::TokenMalformed, "a\"b\\c\r\nd"), "api");
         assert!(header(&answer, "www-authenticate").unwrap().ends_with("error_description=\"a?b?c??d\""));
+    }
+
+    fn with_metadata(refusal: &Refusal) -> Answer {
+        let url = "https://api.contoso.example/.well-known/oauth-protected-resource";
+        super::refusal_answer(refusal, AnswerContext { realm: "api", request_id: "r", debug: false, resource_metadata: Some(url) })
+    }
+
+    #[test]
+    fn every_bearer_challenge_names_the_resource_metadata_when_configured() {
+        let suffix = ", resource_metadata=\"https://api.contoso.example/.well-known/oauth-protected-resource\"";
+        let missing = with_metadata(&Refusal::new(Reason::TokenMissing, "no token"));
+        assert_eq!(header(&missing, "www-authenticate").unwrap(), format!("Bearer realm=\"api\"{suffix}"));
+        let expired = with_metadata(&Refusal::new(Reason::TokenExpired, "expired"));
+        assert!(header(&expired, "www-authenticate").unwrap().ends_with(suffix));
+    }
+
+    #[test]
+    fn insufficient_scope_keeps_its_scope_beside_the_resource_metadata() {
+        let answer = with_metadata(&Refusal::new(Reason::InsufficientScope, "needs Orders.Read").with_scope("Orders.Read"));
+        let challenge = header(&answer, "www-authenticate").unwrap();
+        assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"Orders.Read\""), "{challenge}");
+        assert!(challenge.contains("resource_metadata=\""), "{challenge}");
+    }
+
+    #[test]
+    fn answers_without_a_challenge_get_no_resource_metadata() {
+        let answer = with_metadata(&Refusal::new(Reason::RouteNotFound, "no route"));
+        assert_eq!(header(&answer, "www-authenticate"), None);
     }
 }

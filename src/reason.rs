@@ -83,6 +83,8 @@ reasons! {
     TenantMismatch => ("tenant_mismatch", 403, InsufficientScope, "Tenant mismatch"),
     InsufficientClaims => ("insufficient_claims", 401, InsufficientClaims, "Step-up authentication required"),
     AuthContextRequired => ("auth_context_required", 403, InsufficientScope, "Authentication context required"),
+    ClaimRuleFailed => ("claim_rule_failed", 403, InsufficientScope, "Required claim value missing"),
+    GroupsOverage => ("groups_overage", 403, InsufficientScope, "Group membership cannot be checked at the edge"),
     CorsPreflightDenied => ("cors_preflight_denied", 403, None, "CORS preflight denied"),
     RateLimited => ("rate_limited", 429, None, "Too many requests"),
     RateLimiterUnavailable => ("rate_limiter_unavailable", 503, None, "Rate limiter unavailable"),

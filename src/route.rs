@@ -241,6 +241,21 @@ impl RouteTable {
         &self.routes
     }
 
+    /// Every claim named by some route's claim rules, each once, in route order.
+    pub fn claim_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for route in &self.routes {
+            if let crate::policy::Access::Authenticated(requirements) = &route.access {
+                for rule in &requirements.claims {
+                    if !names.contains(&rule.name) {
+                        names.push(rule.name.clone());
+                    }
+                }
+            }
+        }
+        names
+    }
+
     /// The first route matching `method` and `path`.
     pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p NormalizedPath) -> RouteLookup<'r, 'p> {
         match lookup(self.routes.iter().map(|r| (&r.methods, &r.pattern)), method, path) {

@@ -1,6 +1,7 @@
 //! Turning an [`UnverifiedToken`] into a [`Principal`]: issuer, key, signature, lifetime
 //! and audience, in that order. Pure: keys, configuration and `now` are inputs.
 
+use crate::claim_rules::HeldClaims;
 use crate::claims::EntraClaims;
 use crate::config::TokenRules;
 use crate::discovery::OpenIdMetadata;
@@ -38,6 +39,7 @@ pub struct Verified(());
 /// Only [`authenticate`] creates one.
 struct VerifiedClaims {
     custom: EntraClaims,
+    held: Option<Box<HeldClaims>>,
     expires_at: Option<i64>,
     not_before: Option<i64>,
     issued_at: Option<i64>,
@@ -82,7 +84,9 @@ pub async fn authenticate<B: SignatureBackend>(
     if !backend.verify(&key.key, token.signing_input.as_bytes(), &token.signature).await {
         return Err(Refusal::new(Reason::SignatureInvalid, "the signature does not verify"));
     }
+    let held = if rules.claim_names.is_empty() { None } else { Some(Box::new(held_claims(token.signing_input, rules.claim_names)?)) };
     let verified = VerifiedClaims {
+        held,
         expires_at: token.claims.expiration.map(|t| t.timestamp()),
         not_before: token.claims.not_before.map(|t| t.timestamp()),
         issued_at: token.claims.issued_at.map(|t| t.timestamp()),
@@ -149,8 +153,20 @@ fn validate(
             auth_contexts: custom.acrs.unwrap_or_default(),
             client_capabilities: custom.xms_cc.unwrap_or_default(),
             username: custom.upn.or(custom.preferred_username),
+            claims: claims.held,
         },
     ))
+}
+
+/// The claims the routes' claim rules name, read from the (verified) payload of
+/// `signing_input` (`header.payload`). Only runs when some route has claim rules.
+fn held_claims(signing_input: &str, names: &[String]) -> Result<HeldClaims, Refusal> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let malformed = || Refusal::new(Reason::TokenMalformed, "token claims are not a JSON object");
+    let payload = signing_input.split_once('.').map(|(_, payload)| payload).ok_or_else(malformed)?;
+    let bytes = Base64UrlUnpadded::decode_vec(payload).map_err(|_| malformed())?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    Ok(HeldClaims::keep(&claims, names))
 }
 
 fn not_an_access_token(why: &str) -> Refusal {

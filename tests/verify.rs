@@ -331,6 +331,48 @@ fn a_concrete_issuer_must_name_the_tokens_tenant() {
     assert_eq!(result.err().map(|r| r.reason), Some(Reason::IssuerMismatch));
 }
 
+// ---- claim rules ----------------------------------------------------------------------
+
+fn claims_route_config() -> Config {
+    config_with(json!({ "routes": [{ "path": "/**", "claims": [{ "name": "groups", "values": ["g-admins"] }] }] }))
+}
+
+fn claims_route_outcome(claims: Value) -> Result<(), Reason> {
+    let config = claims_route_config();
+    let principal = check_with(&signed(claims), &config, NOW)?;
+    let entra_edge::policy::Access::Authenticated(requirements) = &config.routes.routes()[0].access else { unreachable!() };
+    entra_edge::policy::authorize(requirements, &principal, &[], "https://login.microsoftonline.com").map_err(|r| r.reason)
+}
+
+#[test]
+fn a_claim_named_by_a_route_rule_is_kept_from_the_verified_token() {
+    assert_eq!(claims_route_outcome(with(v2_claims(), json!({ "groups": ["g-users", "g-admins"] }))), Ok(()));
+    assert_eq!(claims_route_outcome(with(v2_claims(), json!({ "groups": ["g-users"] }))), Err(Reason::ClaimRuleFailed));
+}
+
+#[test]
+fn a_claim_rule_on_a_claim_of_another_type_fails_closed() {
+    assert_eq!(
+        claims_route_outcome(with(v2_claims(), json!({ "groups": "g-admins" }))),
+        Ok(()),
+        "a single string is compared as one value"
+    );
+    assert_eq!(claims_route_outcome(with(v2_claims(), json!({ "groups": { "g-admins": true } }))), Err(Reason::ClaimRuleFailed));
+    assert_eq!(claims_route_outcome(with(v2_claims(), json!({ "groups": [["g-admins"]] }))), Err(Reason::ClaimRuleFailed));
+}
+
+#[test]
+fn a_token_whose_groups_were_moved_out_is_refused_as_groups_overage() {
+    let overage = json!({ "_claim_names": { "groups": "src1" }, "_claim_sources": { "src1": { "endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" } } });
+    assert_eq!(claims_route_outcome(with(v2_claims(), overage)), Err(Reason::GroupsOverage));
+}
+
+#[test]
+fn without_claim_rules_no_claim_is_kept() {
+    let principal = check(&signed(with(v2_claims(), json!({ "groups": ["g-admins"] })))).unwrap();
+    assert!(principal.held_claims().is_none());
+}
+
 // ---- RFC 8725: algorithms and header parameters ----------------------------------------
 
 #[test]

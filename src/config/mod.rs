@@ -10,6 +10,7 @@ mod checks;
 mod cors;
 mod keys;
 mod problems;
+mod protected_resource;
 mod rate_limit;
 mod routes;
 mod security_headers;
@@ -157,6 +158,10 @@ pub struct Config {
     pub debug: bool,
     pub log: LogSettings,
     pub routes: RouteTable,
+    /// RFC 9728 protected-resource metadata (None: the feature is off).
+    pub protected_resource: Option<crate::resource_metadata::ProtectedResource>,
+    /// Every claim some route's claim rules name (what verification keeps of a token).
+    pub claim_names: Vec<String>,
 }
 
 /// The rules a token is checked against (what `token.rs` and `verify.rs` need of the
@@ -169,6 +174,8 @@ pub struct TokenRules<'a> {
     /// Leeway for `exp`, `nbf` and `iat`, seconds.
     pub clock_skew_seconds: u64,
     pub require_idtyp_for_app_tokens: bool,
+    /// Claims to keep from a verified token for the routes' claim rules (empty: none).
+    pub claim_names: &'a [String],
 }
 
 impl TokenRules<'_> {
@@ -194,6 +201,7 @@ impl Config {
             audiences: &self.audiences,
             clock_skew_seconds: self.clock_skew_seconds,
             require_idtyp_for_app_tokens: self.require_idtyp_for_app_tokens,
+            claim_names: &self.claim_names,
         }
     }
 
@@ -328,6 +336,7 @@ struct RawConfig {
     #[serde(default = "default_log_user_ids")]
     log_user_ids: UserIdForm,
     routes: Vec<RawRoute>,
+    protected_resource: Option<protected_resource::RawProtectedResource>,
 }
 
 fn default_authority() -> String {
@@ -456,9 +465,15 @@ impl RawConfig {
             problems.add(&Field::root().join("token_cache_size"), "must be at most 100000");
         }
         let routes = routes::build(self.routes, &tenants, &mut problems);
+        let protected_resource = match (self.protected_resource, &authority) {
+            (Some(raw), Some(authority)) => protected_resource::build(raw, authority, &tenants, routes.as_ref(), &mut problems),
+            _ => None,
+        };
 
         match (problems.count() == 0, origin, authority, routes) {
             (true, Some(origin), Some(authority), Some(routes)) => Ok(Config {
+                claim_names: routes.claim_names(),
+                protected_resource,
                 origin,
                 authority,
                 tenants,
@@ -595,6 +610,51 @@ mod tests {
         let mut value = minimal();
         value["denied_tenants"] = serde_json::json!([TENANT]);
         assert_eq!(first_error(value).field, "ENTRA_EDGE.denied_tenants");
+    }
+
+    fn with_resource(resource: serde_json::Value) -> serde_json::Value {
+        let mut value = minimal();
+        value["protected_resource"] = resource;
+        value["routes"] = serde_json::json!([{ "path": "/**", "scopes": ["Orders.Read"] }]);
+        value
+    }
+
+    #[test]
+    fn protected_resource_metadata_is_off_by_default() {
+        assert!(parse(minimal()).unwrap().protected_resource.is_none());
+    }
+
+    #[test]
+    fn protected_resource_needs_a_resource_url() {
+        let fields = |resource| parse(with_resource(resource)).unwrap_err().into_iter().map(|e| e.field).collect::<Vec<_>>();
+        let missing = first_error(with_resource(serde_json::json!({ "app_id_uri": "api://orders" })));
+        assert_eq!(missing.field, "ENTRA_EDGE.protected_resource");
+        assert!(missing.message.contains("missing field `resource`"), "{missing}");
+        for bad in ["api.contoso.com", "http://api.contoso.com", "https://api.contoso.com/?x=1", "https://api.contoso.com/#f"] {
+            assert_eq!(
+                fields(serde_json::json!({ "resource": bad, "app_id_uri": "api://orders" })),
+                ["ENTRA_EDGE.protected_resource.resource"],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn protected_resource_needs_the_app_id_uri_when_routes_require_scopes() {
+        let err = first_error(with_resource(serde_json::json!({ "resource": "https://api.contoso.com" })));
+        assert_eq!(err.field, "ENTRA_EDGE.protected_resource.app_id_uri");
+    }
+
+    #[test]
+    fn protected_resource_rejects_unknown_fields_and_bad_documentation() {
+        let err = first_error(with_resource(
+            serde_json::json!({ "resource": "https://api.contoso.com", "app_id_uri": "api://orders", "scopes": [] }),
+        ));
+        assert_eq!(err.field, "ENTRA_EDGE.protected_resource.scopes");
+        let err = first_error(with_resource(
+            serde_json::json!({ "resource": "https://api.contoso.com", "app_id_uri": "api://orders", "resource_documentation": "docs" }),
+        ));
+        assert_eq!(err.field, "ENTRA_EDGE.protected_resource.resource_documentation");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::claim_rules::{ClaimRule, RuleValue, RESERVED_CLAIMS};
 use crate::policy::{Access, KindRule, Match, Need, Requirements};
 use crate::route::{MethodSet, PathPattern, Route, RouteTable};
 use crate::tenant::TenantPolicy;
@@ -45,8 +46,19 @@ pub struct RawRoute {
     tenants: Option<Vec<String>>,
     tenant_segment: Option<String>,
     auth_context: Option<String>,
+    claims: Option<Vec<RawClaimRule>>,
     cors: Option<cors::RawCors>,
     rate_limit: Option<rate_limit::RawRateLimit>,
+}
+
+/// One `claims` entry: `{ name = "groups", values = [...], match = "any" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaimRule {
+    name: String,
+    values: Vec<serde_json::Value>,
+    #[serde(rename = "match")]
+    mode: Option<RawMatch>,
 }
 
 /// The problems of one route, under `ENTRA_EDGE.routes[i]`.
@@ -140,9 +152,10 @@ fn build_route(raw: RawRoute, tenants: &TenantPolicy, p: &mut RouteProblems<'_>)
         || raw.clients.is_some()
         || raw.tenants.is_some()
         || raw.tenant_segment.is_some()
-        || raw.auth_context.is_some();
+        || raw.auth_context.is_some()
+        || raw.claims.is_some();
     if raw.public && has_requirement {
-        p.add("public", "a public route cannot also have token requirements (scopes, roles, token_kind, clients, tenants, tenant_segment, auth_context)");
+        p.add("public", "a public route cannot also have token requirements (scopes, roles, token_kind, clients, tenants, tenant_segment, auth_context, claims)");
     }
 
     let scopes = need(raw.scopes, raw.scopes_match, "scopes", p);
@@ -187,6 +200,7 @@ fn build_route(raw: RawRoute, tenants: &TenantPolicy, p: &mut RouteProblems<'_>)
             p.add("auth_context", format!("{context:?} is not an authentication context id (c1 … c99)"));
         }
     }
+    let claims = raw.claims.map(|rules| claim_rules(rules, p)).unwrap_or_default();
     let cors = raw.cors.and_then(|c| cors::build(c, methods.as_ref(), p));
     let rate_limit = raw.rate_limit.and_then(|r| rate_limit::build(r, &name, raw.public, p));
 
@@ -209,9 +223,57 @@ fn build_route(raw: RawRoute, tenants: &TenantPolicy, p: &mut RouteProblems<'_>)
             tenants: route_tenants,
             tenant_segment: raw.tenant_segment,
             auth_context: raw.auth_context,
+            claims,
         })
     };
     Some(Route { name, methods: methods?, pattern: pattern?, access, cors, rate_limit })
+}
+
+fn claim_rules(raw: Vec<RawClaimRule>, p: &mut RouteProblems<'_>) -> Vec<ClaimRule> {
+    if raw.is_empty() {
+        p.add("claims", "must not be empty (omit it when no claim is required)");
+    }
+    let mut rules: Vec<ClaimRule> = Vec::new();
+    for (i, rule) in raw.into_iter().enumerate() {
+        let at = format!("claims[{i}]");
+        let name = rule.name;
+        if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            p.add(&format!("{at}.name"), format!("{name:?} must be a claim name without spaces"));
+        } else if let Some((_, instead)) = RESERVED_CLAIMS.iter().find(|(reserved, _)| *reserved == name) {
+            p.add(&format!("{at}.name"), format!("{name:?} is checked by the gateway itself; use {instead}"));
+        } else if rules.iter().any(|r| r.name == name) {
+            p.add(
+                &format!("{at}.name"),
+                format!(
+                    "{name:?} has another rule on this route; put its values in one rule (with match = \"all\" if every one is needed)"
+                ),
+            );
+        }
+        if rule.values.is_empty() {
+            p.add(&format!("{at}.values"), "must list at least one value");
+        }
+        let mut values = Vec::new();
+        for (j, value) in rule.values.iter().enumerate() {
+            match RuleValue::from_json(value) {
+                Some(v) if values.first().is_some_and(|first: &RuleValue| first.type_name() != v.type_name()) => p.add(
+                    &format!("{at}.values[{j}]"),
+                    format!(
+                        "is a {} but values[0] is a {}: a claim has one type, so one rule compares one type",
+                        v.type_name(),
+                        values[0].type_name()
+                    ),
+                ),
+                Some(v) => values.push(v),
+                None => p.add(&format!("{at}.values[{j}]"), "must be a string, a boolean or a number"),
+            }
+        }
+        let mode = match rule.mode.unwrap_or_default() {
+            RawMatch::Any => Match::Any,
+            RawMatch::All => Match::All,
+        };
+        rules.push(ClaimRule { name, values, mode });
+    }
+    rules
 }
 
 fn need(values: Option<Vec<String>>, mode: Option<RawMatch>, field: &str, p: &mut RouteProblems<'_>) -> Option<Need> {
@@ -461,5 +523,63 @@ mod tests {
     #[test]
     fn bad_methods_are_named() {
         assert_eq!(fields(json!([{ "path": "/x", "methods": ["get"] }])), ["ENTRA_EDGE.routes[0].methods"]);
+    }
+
+    #[test]
+    fn claim_rules_parse_and_their_names_are_kept_for_verification() {
+        let config = parse(json!([
+            { "path": "/admin/**", "claims": [{ "name": "groups", "values": ["g1", "g2"], "match": "all" }, { "name": "tier", "values": [2] }] },
+            { "path": "/**", "claims": [{ "name": "groups", "values": ["g3"] }] }
+        ]))
+        .unwrap();
+        assert_eq!(config.claim_names, ["groups", "tier"]);
+        assert_eq!(config.token_rules().claim_names, ["groups", "tier"]);
+    }
+
+    #[test]
+    fn without_claim_rules_no_claim_is_kept() {
+        assert!(parse(json!([{ "path": "/**" }])).unwrap().claim_names.is_empty());
+    }
+
+    #[test]
+    fn bad_claim_rules_are_named() {
+        assert_eq!(fields(json!([{ "path": "/x", "claims": [] }])), ["ENTRA_EDGE.routes[0].claims"]);
+        assert_eq!(
+            fields(json!([{ "path": "/x", "claims": [{ "name": "groups", "values": [] }] }])),
+            ["ENTRA_EDGE.routes[0].claims[0].values"]
+        );
+        assert_eq!(
+            fields(json!([{ "path": "/x", "claims": [{ "name": "groups", "values": ["a", ["b"]] }] }])),
+            ["ENTRA_EDGE.routes[0].claims[0].values[1]"]
+        );
+        assert_eq!(
+            fields(json!([{ "path": "/x", "claims": [{ "name": "tier", "values": [1, "1"] }] }])),
+            ["ENTRA_EDGE.routes[0].claims[0].values[1]"]
+        );
+        assert_eq!(
+            fields(json!([{ "path": "/x", "claims": [{ "name": "a b", "values": ["x"] }] }])),
+            ["ENTRA_EDGE.routes[0].claims[0].name"]
+        );
+        assert_eq!(
+            fields(json!([{ "path": "/x", "claims": [{ "name": "g", "values": ["x"] }, { "name": "g", "values": ["y"] }] }])),
+            ["ENTRA_EDGE.routes[0].claims[1].name"]
+        );
+        assert_eq!(fields(json!([{ "path": "/x", "claims": [{ "name": "g", "values": ["x"], "mode": "any" }] }])).len(), 1);
+    }
+
+    #[test]
+    fn claims_the_gateway_checks_itself_cannot_have_rules() {
+        for name in ["aud", "iss", "tid", "exp", "scp", "roles", "azp", "appid", "acrs", "_claim_names"] {
+            let problems = problems(json!([{ "path": "/x", "claims": [{ "name": name, "values": ["x"] }] }]));
+            assert!(problems[0].contains("ENTRA_EDGE.routes[0].claims[0].name") && problems[0].contains("use "), "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn a_public_route_cannot_have_claim_rules() {
+        assert_eq!(
+            fields(json!([{ "path": "/x", "public": true, "claims": [{ "name": "g", "values": ["x"] }] }])),
+            ["ENTRA_EDGE.routes[0].public"]
+        );
     }
 }

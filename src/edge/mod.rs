@@ -54,11 +54,21 @@ struct RequestContext {
     ids: RequestIds,
     realm: String,
     debug: bool,
+    /// The RFC 9728 metadata URL for challenges (None: the feature is off).
+    resource_metadata: Option<String>,
 }
 
 impl RequestContext {
     fn refuse(&self, refusal: &Refusal) -> Result<Response> {
-        respond::refusal(refusal, AnswerContext { realm: &self.realm, request_id: &self.ids.request_id, debug: self.debug })
+        respond::refusal(
+            refusal,
+            AnswerContext {
+                realm: &self.realm,
+                request_id: &self.ids.request_id,
+                debug: self.debug,
+                resource_metadata: self.resource_metadata.as_deref(),
+            },
+        )
     }
 }
 
@@ -124,11 +134,13 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
     let path = split_url(&url).0.to_string();
 
     let isolate = isolate::get(&env);
-    let (realm, debug) = match &isolate {
-        Ok(isolate) => (isolate.config.realm.clone(), isolate.config.debug),
-        Err(_) => (FALLBACK_REALM.to_string(), false),
+    let (realm, debug, resource_metadata) = match &isolate {
+        Ok(isolate) => {
+            (isolate.config.realm.clone(), isolate.config.debug, isolate.config.protected_resource.as_ref().map(|r| r.metadata_url.clone()))
+        }
+        Err(_) => (FALLBACK_REALM.to_string(), false, None),
     };
-    let context = RequestContext { ids, realm, debug };
+    let context = RequestContext { ids, realm, debug, resource_metadata };
     let (response, outcome) = match &isolate {
         Ok(isolate) => match serve(request, &method, &url, &headers, &env, &ctx, isolate, &context).await {
             Ok(done) => done,
@@ -217,6 +229,11 @@ async fn serve(
     let admitted = match gateway::start(config, head) {
         Start::Health => {
             return Ok((health::respond(isolate, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
+        }
+        Start::ResourceMetadata { resource, preflight } => {
+            let edits = gateway::resource_metadata_edits(preflight);
+            let response = if preflight { respond::no_content(&edits)? } else { respond::document(200, &edits, &resource.document)? };
+            return Ok((response, Outcome { route: Some("resource-metadata".into()), ..Outcome::default() }));
         }
         Start::Preflight { route, headers } => {
             return Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }));

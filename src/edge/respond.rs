@@ -19,6 +19,11 @@ pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Result<Response
     gateway_answer(refusal_answer(refusal, context))
 }
 
+/// A document the gateway serves itself (the RFC 9728 metadata), with these headers.
+pub fn document(status: u16, edits: &[HeaderEdit], body: &str) -> Result<Response> {
+    Ok(js::new_response(status, edits, Some(body.to_string()))?)
+}
+
 /// 204 with the given headers (a successful CORS preflight).
 pub fn no_content(edits: &[HeaderEdit]) -> Result<Response> {
     Ok(js::new_response(204, edits, None)?)

@@ -11,9 +11,9 @@ export async function assertRefused(res, { status, reason, error, token }) {
   assert.equal(body.type, `urn:entra-edge:problem:${reason}`);
   const challenge = res.headers.get('www-authenticate');
   if (error === null) {
-    assert.match(challenge ?? '', /^Bearer realm="[^"]*"$/);
+    assert.match(challenge ?? '', /^Bearer realm="[^"]*"(, resource_metadata="[^"]*")?$/);
   } else if (error) {
-    assert.match(challenge ?? '', new RegExp(`^Bearer realm="[^"]*", error="${error}", error_description="[^"]*"(, scope="[^"]*")?$`));
+    assert.match(challenge ?? '', new RegExp(`^Bearer realm="[^"]*", error="${error}", error_description="[^"]*"(, scope="[^"]*")?(, resource_metadata="[^"]*")?$`));
   }
   if (token) {
     const everything = text + JSON.stringify([...res.headers]);
