@@ -234,10 +234,11 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
                 Severity::Error,
             );
         }
-        for name in ["origin", "authority"] {
-            if let Some(url) = value.get(name).and_then(Value::as_str) {
+        for path in [&["origin"][..], &["authority"], &["protected_resource", "resource"], &["protected_resource", "resource_documentation"]] {
+            if let Some(url) = path.iter().try_fold(value, |v, key| v.get(*key)).and_then(Value::as_str) {
                 if let Some((severity, why)) = unreachable_when_deployed(url) {
-                    report(&["vars", CONFIG_VAR, name], &format!("{CONFIG_VAR}.{name}"), format!("{url:?} {why}"), severity);
+                    let full: Vec<&str> = ["vars", CONFIG_VAR].iter().chain(path).copied().collect();
+                    report(&full, &format!("{CONFIG_VAR}.{}", path.join(".")), format!("{url:?} {why}"), severity);
                 }
             }
         }
@@ -447,6 +448,18 @@ scopes = ["A"]
         assert_eq!(check_toml(&text, None).unwrap()[0].severity, Severity::Warning);
         let text = VALID.replace("https://api.contoso.com", "https://orders.contoso.com");
         assert_eq!(check_toml(&text, None).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_loopback_protected_resource_is_a_deploy_only_finding_at_its_line() {
+        let text = VALID.replace(
+            "audiences = [\"api://x\"]",
+            "audiences = [\"api://x\"]\nprotected_resource = { resource = \"http://127.0.0.1:8787\", app_id_uri = \"api://x\" }",
+        );
+        let problems = check_toml(&text, None).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!((problems[0].field.as_str(), problems[0].severity), ("ENTRA_EDGE.protected_resource.resource", Severity::DeployOnly));
+        assert!(text.lines().nth(problems[0].line - 1).unwrap().contains("protected_resource"));
     }
 
     #[test]
