@@ -85,10 +85,10 @@ impl KeyStore {
     /// True when the keys currently held for the tenant still vouch for a token signed with
     /// `kid`: the key is still published (a retired key is not) and still bound to the
     /// token's issuer and to the metadata's cloud (the checks `verify::authenticate` made).
-    pub fn still_trusts(&self, directory: &Directory, tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
+    pub fn still_trusts(&self, directory: Directory, tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
         self.slots
             .borrow()
-            .get(&(directory.clone(), version))
+            .get(&(directory, version))
             .and_then(|s| s.keys.as_ref())
             .is_some_and(|keys| keys.still_trusts(kid, tenant))
     }

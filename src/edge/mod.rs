@@ -373,7 +373,7 @@ async fn authenticate_request(
 fn cached_principal(isolate: &Isolate, token: &str, now: i64) -> Option<Principal> {
     let still_trusted = |principal: &Principal, kid: &str| {
         let directory = isolate.config.tenants.directory_for(principal.tenant());
-        isolate.keys.still_trusts(&directory, principal.tenant(), principal.version(), kid)
+        isolate.keys.still_trusts(directory, principal.tenant(), principal.version(), kid)
     };
     isolate.token_cache.borrow_mut().get_trusted(token, now, still_trusted)
 }
