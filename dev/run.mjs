@@ -75,6 +75,9 @@ function devConfig() {
   const repoint = (url, from, to) => (url === `http://127.0.0.1:${from}` ? `http://127.0.0.1:${to}` : url);
   entraEdge.origin = repoint(entraEdge.origin, DEFAULTS.origin, ports.origin);
   entraEdge.authority = repoint(entraEdge.authority, DEFAULTS.authority, ports.authority);
+  if (entraEdge.protected_resource) {
+    entraEdge.protected_resource.resource = repoint(entraEdge.protected_resource.resource, DEFAULTS.gateway, ports.gateway);
+  }
   const config = {
     name: env.name ?? toml.name,
     main: path.join(ROOT, toml.main ?? 'build/index.js'),
@@ -138,6 +141,7 @@ The operations daemon (app-only, role Orders.Admin) on the admin route:
 More tokens: make token SCOPES=Orders.ReadWrite   (or: npm run token -- --help)
 Scheduled key refresh: curl "${gateway.url}/cdn-cgi/handler/scheduled?cron=*/30+*+*+*+*"
 Health: curl ${gateway.url}/.well-known/entra-edge/health
+Protected-resource metadata (RFC 9728, for MCP and OAuth clients): curl ${gateway.url}/.well-known/oauth-protected-resource
 
 Press Ctrl-C to stop.
 `);

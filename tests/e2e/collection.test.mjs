@@ -7,18 +7,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import newman from 'newman';
+import { parse } from 'smol-toml';
 import { collectionTokens, postmanEnvironment } from '../../dev/collection-tokens.mjs';
 import { DEMO_ROUTES } from '../../dev/policy.mjs';
 import { ROOT } from '../../dev/wrangler.mjs';
 import { startExampleOrigin } from '../../examples/origin/server.mjs';
 import { startStack } from '../support/stack.mjs';
 
+// The same RFC 9728 table as make dev, so the challenges the collection checks are make dev's.
+const DEV_CONFIG = parse(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8')).env.dev.vars.ENTRA_EDGE;
 const COLLECTION = path.join(ROOT, 'examples', 'requests', 'entra-edge.postman_collection.json');
 let stack;
 let exampleOrigin;
 before(async () => {
   exampleOrigin = await startExampleOrigin(0);
-  stack = await startStack({ config: { routes: DEMO_ROUTES, origin: exampleOrigin.url } });
+  stack = await startStack({ config: { routes: DEMO_ROUTES, origin: exampleOrigin.url, protected_resource: DEV_CONFIG.protected_resource } });
 });
 after(async () => {
   await stack?.stop();
