@@ -7,7 +7,8 @@
 // median and the spread (min–max).
 //
 // Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WARMUP (2),
-// BENCH_RUNS (3), BENCH_ONLY (a substring: run only matching rows, for profiling work).
+// BENCH_BASELINE (a build/ folder of another revision: adds its rows, to measure a change in
+// one run), BENCH_RUNS (3), BENCH_ONLY (substrings, comma-separated: run only rows containing one of them).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
@@ -107,6 +108,15 @@ async function main() {
   const mint = () => authority.mint({ tenant: DEMO_TENANT, audience: API_CLIENT_ID, scopes: ['Orders.Read'], lifetime: 7200 });
   const one = writeTokens(work, 'one.txt', [mint()]);
   const many = writeTokens(work, 'many.txt', Array.from({ length: DISTINCT }, mint));
+  // Issue 14's features, on: tokens of distinct tenants (any-tenant mode), tokens with groups
+  // (claim rules).
+  const manyTenants = writeTokens(work, 'many-tenants.txt', Array.from({ length: DISTINCT }, () =>
+    authority.mint({ tenant: crypto.randomUUID(), audience: API_CLIENT_ID, scopes: ['Orders.Read'], lifetime: 7200 })));
+  const GROUP = '6b2f0c1a-0000-4000-8000-000000000001';
+  const withGroups = writeTokens(work, 'many-groups.txt', Array.from({ length: DISTINCT }, () =>
+    authority.mint({ tenant: DEMO_TENANT, audience: API_CLIENT_ID, scopes: ['Orders.Read'], lifetime: 7200, claims: { groups: ['6b2f0c1a-0000-4000-8000-00000000000f', GROUP] } })));
+  const claimRoute = { routes: [{ path: '/**', claims: [{ name: 'groups', values: [GROUP] }] }] };
+  const metadata = { protected_resource: { resource: 'https://api.contoso.example', app_id_uri: 'api://orders' } };
   const edgeConfig = (extra = {}) => ({
     origin: origin.url,
     authority: authority.url,
@@ -143,6 +153,13 @@ async function main() {
       ],
       json: { ENTRA_EDGE: edgeConfig(extra) },
     }),
+    baseline: (extra) => ({
+      modules: [
+        { name: 'index.js', file: path.join(process.env.BENCH_BASELINE, 'index.js'), type: 'esModule' },
+        { name: 'index_bg.wasm', file: path.join(process.env.BENCH_BASELINE, 'index_bg.wasm'), type: 'wasm' },
+      ],
+      json: { ENTRA_EDGE: edgeConfig(extra) },
+    }),
     jose: { modules: [{ name: 'worker.js', file: joseBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
     joseHygiene: { modules: [{ name: 'worker.js', file: joseHygieneBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
     jsAtEdge: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'edge-answer.js'), type: 'esModule' }] },
@@ -161,13 +178,24 @@ async function main() {
     { row: 'jose JS worker, one repeated token', worker: workers.jose, tokens: one },
     { row: `jose JS worker, ${DISTINCT} distinct tokens`, worker: workers.jose, tokens: many },
     { row: `jose JS worker + the same hygiene (like-for-like peer), ${DISTINCT} distinct tokens`, worker: workers.joseHygiene, tokens: many },
+    // Features that are off by default, each on alone (compare with the distinct-token rows).
+    { row: `features: entra-edge, any-tenant mode, ${DISTINCT} distinct tokens of ${DISTINCT} tenants`, worker: workers.edge({ tenants: ['*'] }), tokens: manyTenants },
+    { row: `features: entra-edge, a groups claim rule, ${DISTINCT} distinct tokens`, worker: workers.edge(claimRoute), tokens: withGroups },
+    { row: `features: entra-edge, a groups claim rule, ${DISTINCT} distinct tokens, token cache off`, worker: workers.edge({ ...claimRoute, token_cache_size: 0 }), tokens: withGroups },
+    { row: `features: entra-edge, protected-resource metadata on, ${DISTINCT} distinct tokens`, worker: workers.edge(metadata), tokens: many },
+    ...(process.env.BENCH_BASELINE ? [
+      { row: 'baseline build: entra-edge, one repeated token', worker: workers.baseline({}), tokens: one },
+      { row: `baseline build: entra-edge, ${DISTINCT} distinct tokens, token cache off`, worker: workers.baseline({ token_cache_size: 0 }), tokens: many },
+      { row: 'baseline build: entra-edge, public route (no token checks)', worker: workers.baseline({ routes: [{ path: '/**', public: true }] }), tokens: one },
+    ] : []),
     // Where the time goes: the same worker without token checks, and without the origin call.
     { row: 'breakdown: JS worker forwarding with the same hygiene, no token checks', worker: workers.hygiene, tokens: one },
     { row: 'breakdown: entra-edge, public route (no token checks)', worker: workers.edge({ routes: [{ path: '/**', public: true }] }), tokens: one },
     { row: 'breakdown: entra-edge, answered at the edge (404, no origin call)', worker: workers.edge({ routes: [{ path: '/elsewhere' }] }), tokens: one, expectErrors: true },
   ];
 
-  const scenarios = allScenarios.filter((s, i) => i === 0 || !ONLY || s.row.includes(ONLY));
+  const only = ONLY ? ONLY.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const scenarios = allScenarios.filter((s, i) => i === 0 || only.length === 0 || only.some((o) => s.row.includes(o)));
   const results = [];
   for (const [i, s] of scenarios.entries()) {
     const runs = [];
