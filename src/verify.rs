@@ -68,7 +68,7 @@ pub async fn authenticate<B: SignatureBackend>(
     // With a tenant's own metadata this holds by construction; with a multi-tenant template
     // (`{tenantid}`) it is what the substitution gives; a concrete issuer of another tenant
     // in multi-tenant metadata would otherwise let a token choose its tid.
-    if !expected_issuer.split('/').any(|segment| segment == token.tenant.as_str()) {
+    if !expected_issuer.split('/').any(|segment| segment.eq_ignore_ascii_case(token.tenant.as_str())) {
         return Err(Refusal::new(Reason::IssuerMismatch, "the issuer does not name the token's tenant (tid)"));
     }
     let key = tenant_keys
