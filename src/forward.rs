@@ -200,6 +200,26 @@ impl<'a> RequestHeaderFilter<'a> {
         names
     }
 
+    /// The names the client's `Connection` header lists that the filter would keep without
+    /// it (usually none: `keep-alive` and `close` are hop-by-hop already), "\n"-joined: the
+    /// shell drops them besides its per-isolate lists, so a `Connection` header costs no
+    /// per-request copy of those lists.
+    pub fn connection_extras(&self) -> String {
+        let base = RequestHeaderFilter {
+            connection_listed: Vec::new(),
+            forward_authorization: self.forward_authorization,
+            identity: self.identity,
+        };
+        let mut extras = String::new();
+        for name in self.connection_listed.iter().filter(|name| base.keeps(name)) {
+            if !extras.is_empty() {
+                extras.push('\n');
+            }
+            extras.push_str(name);
+        }
+        extras
+    }
+
     /// The folded prefixes [`keeps`](Self::keeps) refuses.
     pub fn dropped_prefixes(&self) -> Vec<&str> {
         self.identity.prefixes().iter().map(String::as_str).collect()
@@ -282,6 +302,15 @@ mod tests {
         assert!(!filter.keeps("x-debug-hop"));
         assert!(!filter.keeps("x-other-hop"));
         assert!(filter.keeps("x-other"));
+    }
+
+    #[test]
+    fn connection_extras_are_only_the_names_the_lists_do_not_already_drop() {
+        assert_eq!(filter(Some("keep-alive"), false).connection_extras(), "");
+        assert_eq!(filter(Some("Keep-Alive, Upgrade, x-entra-tenant-id"), false).connection_extras(), "");
+        // `close` is a connection option, and a header of that name is hop-by-hop too.
+        assert_eq!(filter(Some("close, X-Debug-Hop, X_Other_Hop"), false).connection_extras(), "close\nx-debug-hop\nx-other-hop");
+        assert_eq!(filter(None, false).connection_extras(), "");
     }
 
     #[test]

@@ -234,7 +234,9 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
                 Severity::Error,
             );
         }
-        for path in [&["origin"][..], &["authority"], &["protected_resource", "resource"], &["protected_resource", "resource_documentation"]] {
+        for path in
+            [&["origin"][..], &["authority"], &["protected_resource", "resource"], &["protected_resource", "resource_documentation"]]
+        {
             if let Some(url) = path.iter().try_fold(value, |v, key| v.get(*key)).and_then(Value::as_str) {
                 if let Some((severity, why)) = unreachable_when_deployed(url) {
                     let full: Vec<&str> = ["vars", CONFIG_VAR].iter().chain(path).copied().collect();

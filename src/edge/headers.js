@@ -16,18 +16,20 @@ export function applyEdits(headers, edits) {
 }
 
 /**
- * A mutable copy of `source` without the names in `dropNames` (a Set of folded names) or
- * starting with one of `dropPrefixes` (an array of folded prefixes). Names are compared
+ * A mutable copy of `source` without the names in `dropNames` (a Set of folded names) or in
+ * `dropExtra` ("\n"-joined folded names, usually empty), or starting with one of
+ * `dropPrefixes` (an array of folded prefixes). Names are compared
  * folded, as src/forward.rs `fold_name` defines it: lowercase (the Headers iterator's
  * form already), every character other than a-z and 0-9 read as `-`.
  */
 const NOT_FOLDED = /[^a-z0-9-]/;
 const FOLD = /[^a-z0-9]/g;
-export function copyWithout(source, dropNames, dropPrefixes) {
+export function copyWithout(source, dropNames, dropPrefixes, dropExtra = '') {
   const out = new Headers(source);
+  const extra = dropExtra ? new Set(dropExtra.split('\n')) : null;
   for (const name of [...out.keys()]) {
     const folded = NOT_FOLDED.test(name) ? name.replace(FOLD, '-') : name;
-    if (dropNames.has(folded) || dropPrefixes.some((prefix) => folded.startsWith(prefix))) out.delete(name);
+    if (dropNames.has(folded) || extra?.has(folded) || dropPrefixes.some((prefix) => folded.startsWith(prefix))) out.delete(name);
   }
   return out;
 }
@@ -41,13 +43,18 @@ export function answer(status, edits, body) {
 
 
 /**
- * The request head in one crossing: "method\nurl\n" then, for each of `names` (a
- * "\n"-joined list), "+value" or "-" when absent, one per line (header values never
- * contain a newline).
+ * The request head in one crossing: "method\nurl\nnow\nrandom\n" (now: Date.now(), in ms;
+ * random: 24 random bytes as 48 hex digits, for request and trace ids), then, for each of
+ * `names` (a "\n"-joined list), "+value" or "-" when absent, one per line (header values
+ * never contain a newline).
  */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 export function readHead(request, names) {
   const headers = request.headers;
-  let out = `${request.method}\n${request.url}`;
+  const random = crypto.getRandomValues(new Uint8Array(24));
+  let hex = '';
+  for (const byte of random) hex += HEX[byte];
+  let out = `${request.method}\n${request.url}\n${Date.now()}\n${hex}`;
   for (const name of names.split('\n')) {
     const value = headers.get(name);
     out += value === null ? '\n-' : `\n+${value}`;
@@ -56,14 +63,14 @@ export function readHead(request, names) {
 }
 
 /**
- * A whole forward in one crossing: the client's headers without `dropNames`/`dropPrefixes`
- * and with `requestEdits`; `fetch(target)` without following redirects, bounded by
+ * A whole forward in one crossing: the client's headers without `dropNames`/`dropPrefixes`/
+ * `dropExtra` (the names the client's Connection header lists) and with `requestEdits`; `fetch(target)` without following redirects, bounded by
  * `timeoutMs` to the response headers; the answer relayed without `responseDropNames`/
  * `responseDropPrefixes` and with `responseEdits`. Resolves to the Response, or to a string:
  * "timeout", or "unreachable: …". What to drop and add is decided in Rust.
  */
-export async function forward(request, target, dropNames, dropPrefixes, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs) {
-  const headers = copyWithout(request.headers, dropNames, dropPrefixes);
+export async function forward(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs) {
+  const headers = copyWithout(request.headers, dropNames, dropPrefixes, dropExtra);
   applyEdits(headers, requestEdits);
   const method = request.method;
   const signal = AbortSignal.timeout(timeoutMs);

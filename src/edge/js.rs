@@ -24,6 +24,7 @@ extern "C" {
         target: &str,
         drop_names: &Set,
         drop_prefixes: &Array,
+        drop_extra: &str,
         request_edits: &str,
         response_drop_names: &Set,
         response_drop_prefixes: &Array,
@@ -32,21 +33,43 @@ extern "C" {
     ) -> worker::js_sys::Promise;
 }
 
-/// The request head in one crossing: method, URL, and the values of `names`, in order.
+/// The request head in one crossing: method, URL, the clock, fresh randomness, and the
+/// values of `names`, in order.
 pub struct Head {
     pub method: String,
     pub url: String,
+    /// `Date.now()` when the head was read, ms since the Unix epoch.
+    pub now_ms: u64,
+    /// 24 random bytes from the runtime's CSPRNG (request and trace ids); `None` if the
+    /// JS side's form was not understood (the caller then draws its own).
+    pub random: Option<[u8; 24]>,
     pub headers: Vec<Option<String>>,
 }
 
-/// Reads `request`'s method, URL and the headers named in `names` (joined by "\n").
+/// Reads `request`'s method, URL, the clock, 24 random bytes and the headers named in
+/// `names` (joined by "\n").
 pub fn read_head(request: &Request, names: &str) -> Head {
     let encoded = read_head_encoded(request, names);
     let mut lines = encoded.split('\n');
     let method = lines.next().unwrap_or_default().to_string();
     let url = lines.next().unwrap_or_default().to_string();
+    let now_ms = lines.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let random = lines.next().and_then(parse_hex24);
     let headers = lines.map(|line| line.strip_prefix('+').map(str::to_string)).collect();
-    Head { method, url, headers }
+    Head { method, url, now_ms, random, headers }
+}
+
+fn parse_hex24(hex: &str) -> Option<[u8; 24]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 48 {
+        return None;
+    }
+    let mut out = [0u8; 24];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let digit = |b: u8| (b as char).to_digit(16);
+        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
 }
 
 /// The wire form of header edits for `headers.js` (the only place that knows it).

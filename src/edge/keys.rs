@@ -86,11 +86,7 @@ impl KeyStore {
     /// `kid`: the key is still published (a retired key is not) and still bound to the
     /// token's issuer and to the metadata's cloud (the checks `verify::authenticate` made).
     pub fn still_trusts(&self, directory: Directory, tenant: &TenantId, version: TokenVersion, kid: &str) -> bool {
-        self.slots
-            .borrow()
-            .get(&(directory, version))
-            .and_then(|s| s.keys.as_ref())
-            .is_some_and(|keys| keys.still_trusts(kid, tenant))
+        self.slots.borrow().get(&(directory, version)).and_then(|s| s.keys.as_ref()).is_some_and(|keys| keys.still_trusts(kid, tenant))
     }
 }
 

@@ -56,6 +56,9 @@ struct RequestContext {
     debug: bool,
     /// The RFC 9728 metadata URL for challenges (None: the feature is off).
     resource_metadata: Option<String>,
+    /// When the request's head was read, ms since the Unix epoch. The runtime's clock only
+    /// moves across I/O, so it is read again only after an await that may have done some.
+    started_ms: u64,
 }
 
 impl RequestContext {
@@ -126,11 +129,11 @@ impl RequestHeaders {
 }
 
 pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response> {
-    let started = now_ms();
     let head = js::read_head(&request, HEAD_NAMES);
+    let started = if head.now_ms > 0 { head.now_ms } else { now_ms() };
     let (method, url) = (head.method, head.url);
     let headers = RequestHeaders::from(head.headers);
-    let ids = choose(headers.request_id.as_deref(), headers.traceparent.as_deref(), random_bytes());
+    let ids = choose(headers.request_id.as_deref(), headers.traceparent.as_deref(), head.random.unwrap_or_else(random_bytes));
     let path = split_url(&url).0.to_string();
 
     let isolate = isolate::get(&env);
@@ -140,7 +143,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         }
         Err(_) => (FALLBACK_REALM.to_string(), false, None),
     };
-    let context = RequestContext { ids, realm, debug, resource_metadata };
+    let context = RequestContext { ids, realm, debug, resource_metadata, started_ms: started };
     let (response, outcome) = match &isolate {
         Ok(isolate) => match serve(request, &method, &url, &headers, &env, &ctx, isolate, &context).await {
             Ok(done) => done,
@@ -228,7 +231,10 @@ async fn serve(
     };
     let admitted = match gateway::start(config, head) {
         Start::Health => {
-            return Ok((health::respond(isolate, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
+            return Ok((
+                health::respond(isolate, (context.started_ms / 1000) as i64)?,
+                Outcome { route: Some("health".into()), ..Outcome::default() },
+            ));
         }
         Start::ResourceMetadata { resource, preflight } => {
             let edits = gateway::resource_metadata_edits(preflight);
@@ -243,17 +249,23 @@ async fn serve(
     };
     let route = admitted.route;
 
-    let verify_started = now_ms();
-    let authentication =
-        if admitted.needs_token() { Some(authenticate_request(headers.authorization.as_deref(), env, ctx, isolate).await) } else { None };
+    let verify_started = context.started_ms;
+    let (authentication, after_verify) = if admitted.needs_token() {
+        let now = (verify_started / 1000) as i64;
+        let result = authenticate_request(headers.authorization.as_deref(), env, ctx, isolate, now).await;
+        (Some(result), now_ms())
+    } else {
+        (None, verify_started)
+    };
     let authorized = gateway::authorize(&admitted, authentication, &config.authority);
-    let verify_ms = now_ms().saturating_sub(verify_started);
+    let verify_ms = after_verify.saturating_sub(verify_started);
 
-    let limit_started = now_ms();
+    let mut clock = after_verify;
     let mut edits = Vec::new();
     let mut refusal = None;
     if let Some((limit, bucket)) = gateway::rate_limit_check(&admitted, &authorized, || headers.client_ip.clone()) {
         let outcome = gateway::after_limiter(limit, limiter::check(env, limit, &bucket).await);
+        clock = now_ms();
         if let Some(err) = &outcome.failure {
             let event = Event::new(Kind::RateLimiterUnavailable)
                 .with("limit", limit.name.as_str())
@@ -264,7 +276,7 @@ async fn serve(
         refusal = outcome.refusal;
         edits = outcome.edits;
     }
-    let rate_limit_ms = now_ms().saturating_sub(limit_started);
+    let rate_limit_ms = clock.saturating_sub(after_verify);
     edits.extend(gateway::cors_edits(Some(route), origin));
 
     let Authorized { principal, refusal: refused_by_policy } = authorized;
@@ -276,7 +288,7 @@ async fn serve(
         }
         None => {
             let forwarding = Forwarding { path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
-            forward_to_origin(&request, isolate, context, route, forwarding, principal).await?
+            forward_to_origin(&request, isolate, context, route, forwarding, principal, clock).await?
         }
     };
     outcome.verify_ms = verify_ms;
@@ -302,8 +314,8 @@ async fn forward_to_origin(
     route: &Route,
     forwarding: Forwarding<'_>,
     principal: Option<Principal>,
+    started: u64,
 ) -> Result<(Response, Outcome)> {
-    let started = now_ms();
     let extra = proxy::OriginExtras {
         connection: forwarding.connection,
         principal: principal.as_ref(),
@@ -341,10 +353,10 @@ async fn authenticate_request(
     env: &Env,
     ctx: &Context,
     isolate: &Rc<Isolate>,
+    now: i64,
 ) -> std::result::Result<Principal, Refusal> {
     let config = &isolate.config;
     let raw = bearer_token(authorization)?;
-    let now = now_seconds();
     if let Some(principal) = cached_principal(isolate, raw, now) {
         isolate.keys.count(|c| c.token_cache_hits += 1);
         return Ok(principal);

@@ -74,23 +74,20 @@ pub async fn forward(
     response_edits: &str,
 ) -> Result<Forwarded> {
     let target = config.origin.url_for(path.as_str(), query);
-    let connection_listed;
-    let drop_names = match extra.connection {
-        // Names listed in Connection are hop-by-hop too: a list for this request only.
-        Some(listed) => {
-            let filter = RequestHeaderFilter::new(Some(listed), config.forward_authorization, &config.identity_headers);
-            connection_listed = string_set(filter.dropped_names());
-            &connection_listed
-        }
-        None => &lists.request,
+    // Names listed in Connection are hop-by-hop too: only those the per-isolate lists do not
+    // already drop cross, as a short string (usually none: `keep-alive`, `close`).
+    let connection_extras = match extra.connection {
+        Some(listed) => RequestHeaderFilter::new(Some(listed), config.forward_authorization, &config.identity_headers).connection_extras(),
+        None => String::new(),
     };
     let edits = origin_request_edits(extra.principal, extra.origin_secret, extra.ids);
     let response_prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
     let promise = js::forward(
         request,
         &target,
-        drop_names,
+        &lists.request,
         &lists.request_prefixes,
+        &connection_extras,
         &js::encode(&edits),
         &lists.response,
         response_prefixes,
