@@ -56,12 +56,16 @@ impl RuleValue {
 }
 
 /// Integers compare exactly (ids beyond 2^53 stay distinct); otherwise by value, so `1`
-/// and `1.0` are the same number.
+/// and `1.0` are the same number — but an integer beyond 2^53 never equals a float, which
+/// cannot hold it exactly.
 fn same_number(a: &Number, b: &Number) -> bool {
-    match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
-        (Some(x), Some(y), _, _) => x == y,
-        (_, _, Some(x), Some(y)) => x == y,
-        _ => a.as_f64().zip(b.as_f64()).is_some_and(|(x, y)| x == y),
+    const EXACT: i128 = 1 << 53;
+    let integer = |n: &Number| n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
+    match (integer(a), integer(b)) {
+        (Some(x), Some(y)) => x == y,
+        (Some(x), None) => x.abs() <= EXACT && b.as_f64() == Some(x as f64),
+        (None, Some(y)) => y.abs() <= EXACT && a.as_f64() == Some(y as f64),
+        (None, None) => a.as_f64().zip(b.as_f64()).is_some_and(|(x, y)| x == y),
     }
 }
 
@@ -75,7 +79,7 @@ pub struct ClaimRule {
 
 /// Claims the gateway verifies itself or that have their own route option: a claim rule on
 /// them would be either redundant or a way around the dedicated check.
-pub const RESERVED_CLAIMS: [(&str, &str); 13] = [
+pub const RESERVED_CLAIMS: [(&str, &str); 19] = [
     ("aud", "audiences"),
     ("iss", "tenants (the issuer is checked against the tenant's metadata)"),
     ("tid", "tenants"),
@@ -87,9 +91,43 @@ pub const RESERVED_CLAIMS: [(&str, &str); 13] = [
     ("azp", "clients"),
     ("appid", "clients"),
     ("acrs", "auth_context"),
+    ("ver", "token_versions"),
+    ("idtyp", "token_kind"),
+    ("nonce", "nothing: only ID tokens carry it, and they are refused"),
+    ("at_hash", "nothing: only ID tokens carry it, and they are refused"),
+    ("c_hash", "nothing: only ID tokens carry it, and they are refused"),
+    ("hasgroups", "a rule on groups (hasgroups marks a groups overage, refused as groups_overage)"),
     ("_claim_names", "nothing: it is how Entra moves claims out of an overlarge token"),
     ("_claim_sources", "nothing: it is how Entra moves claims out of an overlarge token"),
 ];
+
+/// A JSON object whose keys are unique: a payload with a repeated claim name is not one
+/// Entra signs, and two readers could take different copies (the typed claims parser
+/// refuses repeats of the claims it models; this refuses repeats of every other).
+pub struct UniqueKeys(pub serde_json::Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object with unique keys")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("duplicate claim {key:?}")));
+                    }
+                    out.insert(key, value);
+                }
+                Ok(UniqueKeys(out))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
 
 /// The claims of a verified token that some route's rules name, plus the names of those
 /// claims that Entra moved out of the token (groups overage).
@@ -244,6 +282,8 @@ mod tests {
         let r = [rule("n", json!([9_007_199_254_740_993_u64]), Match::Any)];
         assert_eq!(outcome(&r, json!({ "n": 9_007_199_254_740_992_u64 })), Some(Reason::ClaimRuleFailed));
         assert_eq!(outcome(&r, json!({ "n": 9_007_199_254_740_993_u64 })), None);
+        let float: Value = serde_json::from_str("9007199254740992.0").unwrap();
+        assert_eq!(outcome(&r, json!({ "n": float })), Some(Reason::ClaimRuleFailed), "a float cannot stand for an integer past 2^53");
     }
 
     #[test]
@@ -293,6 +333,13 @@ mod tests {
         let held = HeldClaims::keep(json!({ "department": secret }).as_object().unwrap(), &names);
         let refusal = check(&r, Some(&held)).unwrap_err();
         assert!(!refusal.detail.contains(secret) && !refusal.detail.contains("Finance"), "{}", refusal.detail);
+    }
+
+    #[test]
+    fn a_claims_object_with_a_repeated_name_is_refused() {
+        assert!(serde_json::from_str::<UniqueKeys>(r#"{"hasgroups":true,"hasgroups":false}"#).is_err());
+        assert!(serde_json::from_str::<UniqueKeys>(r#"{"_claim_names":{"groups":"s"},"_claim_names":{}}"#).is_err());
+        assert!(serde_json::from_str::<UniqueKeys>(r#"{"a":1,"b":2}"#).is_ok());
     }
 
     #[test]

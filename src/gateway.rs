@@ -133,12 +133,20 @@ pub fn start<'c>(config: &'c Config, head: RequestHead<'_>) -> Start<'c> {
 }
 
 /// The headers of the metadata answer (and of its preflight): a public document any
-/// browser-based client may read (no credentials), cacheable for an hour.
-pub fn resource_metadata_edits(preflight: bool) -> Vec<HeaderEdit> {
+/// browser-based client may read (no credentials), cacheable for an hour. A preflight
+/// allows the request headers it asks for (MCP clients send `MCP-Protocol-Version`) when
+/// they are a well-formed list of header names.
+pub fn resource_metadata_edits(preflight: bool, requested_headers: Option<&str>) -> Vec<HeaderEdit> {
     let mut edits = vec![HeaderEdit::set("access-control-allow-origin", "*")];
     if preflight {
         edits.push(HeaderEdit::set("access-control-allow-methods", "GET, HEAD, OPTIONS"));
         edits.push(HeaderEdit::set("access-control-max-age", "86400"));
+        let names: Option<Vec<String>> = requested_headers
+            .filter(|list| list.len() <= 1024)
+            .map(|list| list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_ascii_lowercase).collect());
+        if let Some(names) = names.filter(|names| !names.is_empty() && names.iter().all(|n| crate::config::is_header_name(n))) {
+            edits.push(HeaderEdit::set("access-control-allow-headers", names.join(", ")));
+        }
     } else {
         edits.push(HeaderEdit::set("content-type", "application/json"));
         edits.push(HeaderEdit::set("cache-control", "public, max-age=3600"));
@@ -554,9 +562,19 @@ mod tests {
 
     #[test]
     fn metadata_answers_allow_any_origin_without_credentials() {
-        let edits = resource_metadata_edits(false);
+        let edits = resource_metadata_edits(false, None);
         assert!(edits.contains(&HeaderEdit::set("access-control-allow-origin", "*")));
         assert!(!edits.iter().any(|e| e.name == "access-control-allow-credentials"));
         assert!(edits.contains(&HeaderEdit::set("content-type", "application/json")));
+    }
+
+    #[test]
+    fn the_metadata_preflight_allows_the_headers_it_is_asked_for_when_well_formed() {
+        let edits = resource_metadata_edits(true, Some("MCP-Protocol-Version, x-custom"));
+        assert!(edits.contains(&HeaderEdit::set("access-control-allow-headers", "mcp-protocol-version, x-custom")));
+        for bad in ["a b", "x\u{1}", "", ","] {
+            let edits = resource_metadata_edits(true, Some(bad));
+            assert!(!edits.iter().any(|e| e.name == "access-control-allow-headers"), "{bad:?}");
+        }
     }
 }

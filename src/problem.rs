@@ -35,6 +35,10 @@ pub struct AnswerContext<'a> {
     pub debug: bool,
     /// The RFC 9728 metadata URL, added to every Bearer challenge (§5.1) when configured.
     pub resource_metadata: Option<&'a str>,
+    /// The API's App ID URI when the metadata is on: the `scope` of a 403 challenge then
+    /// names fully qualified scopes (`api://orders/Orders.Read`), as `scopes_supported` does
+    /// and as a client must request them from Entra.
+    pub scope_prefix: Option<&'a str>,
 }
 
 /// The problem `type` URI for a reason code.
@@ -56,7 +60,7 @@ pub fn refusal_answer(refusal: &Refusal, context: AnswerContext<'_>) -> Answer {
         Challenge::InsufficientScope => Some(match &refusal.scope {
             Some(scope) => format!(
                 "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\", scope=\"{}\"",
-                quotable(scope)
+                quotable(&qualified(scope, context.scope_prefix))
             ),
             None => format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{detail}\""),
         }),
@@ -95,6 +99,14 @@ pub fn refusal_answer(refusal: &Refusal, context: AnswerContext<'_>) -> Answer {
     Answer { status: reason.status(), headers, body }
 }
 
+/// `Orders.Read Orders.ReadWrite` → `api://orders/Orders.Read api://orders/Orders.ReadWrite`.
+fn qualified(scopes: &str, prefix: Option<&str>) -> String {
+    match prefix {
+        None => scopes.to_string(),
+        Some(prefix) => scopes.split(' ').filter(|s| !s.is_empty()).map(|s| format!("{prefix}/{s}")).collect::<Vec<_>>().join(" "),
+    }
+}
+
 /// RFC 6750 `error_description` allows only `%x20-21 / %x23-5B / %x5D-7E`.
 fn quotable(text: &str) -> String {
     text.chars().map(|c| if (' '..='~').contains(&c) && c != '"' && c != '\\' { c } else { '?' }).collect()
@@ -106,7 +118,10 @@ mod tests {
     use crate::reason::Reason;
 
     fn refusal_answer(refusal: &Refusal, realm: &str) -> Answer {
-        super::refusal_answer(refusal, AnswerContext { realm, request_id: "req-1", debug: false, resource_metadata: None })
+        super::refusal_answer(
+            refusal,
+            AnswerContext { realm, request_id: "req-1", debug: false, resource_metadata: None, scope_prefix: None },
+        )
     }
 
     fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
@@ -147,9 +162,15 @@ mod tests {
     fn internal_details_appear_only_in_debug_mode() {
         let refusal =
             Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal("connect ECONNREFUSED 10.0.0.7:8443");
-        let quiet = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: false, resource_metadata: None });
+        let quiet = super::refusal_answer(
+            &refusal,
+            AnswerContext { realm: "api", request_id: "r", debug: false, resource_metadata: None, scope_prefix: None },
+        );
         assert!(!quiet.body.contains("ECONNREFUSED"));
-        let loud = super::refusal_answer(&refusal, AnswerContext { realm: "api", request_id: "r", debug: true, resource_metadata: None });
+        let loud = super::refusal_answer(
+            &refusal,
+            AnswerContext { realm: "api", request_id: "r", debug: true, resource_metadata: None, scope_prefix: None },
+        );
         assert!(loud.body.contains("ECONNREFUSED"));
     }
 
@@ -201,7 +222,10 @@ mod tests {
 
     fn with_metadata(refusal: &Refusal) -> Answer {
         let url = "https://api.contoso.example/.well-known/oauth-protected-resource";
-        super::refusal_answer(refusal, AnswerContext { realm: "api", request_id: "r", debug: false, resource_metadata: Some(url) })
+        super::refusal_answer(
+            refusal,
+            AnswerContext { realm: "api", request_id: "r", debug: false, resource_metadata: Some(url), scope_prefix: Some("api://orders") },
+        )
     }
 
     #[test]
@@ -217,7 +241,10 @@ mod tests {
     fn insufficient_scope_keeps_its_scope_beside_the_resource_metadata() {
         let answer = with_metadata(&Refusal::new(Reason::InsufficientScope, "needs Orders.Read").with_scope("Orders.Read"));
         let challenge = header(&answer, "www-authenticate").unwrap();
-        assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"Orders.Read\""), "{challenge}");
+        assert!(
+            challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"api://orders/Orders.Read\""),
+            "{challenge}"
+        );
         assert!(challenge.contains("resource_metadata=\""), "{challenge}");
     }
 

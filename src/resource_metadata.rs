@@ -27,6 +27,8 @@ pub struct ProtectedResource {
     pub paths: Vec<String>,
     /// The JSON document.
     pub document: String,
+    /// The API's App ID URI (what qualifies scope names), when configured.
+    pub app_id_uri: Option<String>,
 }
 
 /// What the document is built from (all validated by the configuration).
@@ -87,12 +89,14 @@ impl ProtectedResource {
             metadata_url: format!("{origin}{metadata_path}"),
             paths,
             document: serde_json::Value::Object(document).to_string(),
+            app_id_uri: inputs.app_id_uri.map(str::to_string),
         })
     }
 
-    /// True when a normalized request path is one the document is served at.
+    /// True when a normalized request path is one the document is served at (ASCII case
+    /// ignored, as route literals are: a case-insensitive origin must never see it).
     pub fn serves(&self, path: &str) -> bool {
-        self.paths.iter().any(|p| p == path)
+        self.paths.iter().any(|p| p.eq_ignore_ascii_case(path))
     }
 }
 
@@ -182,6 +186,7 @@ mod tests {
         assert!(built.serves("/.well-known/oauth-protected-resource/mcp"));
         assert!(built.serves(WELL_KNOWN));
         assert!(!built.serves("/.well-known/oauth-protected-resource/other"));
+        assert!(built.serves("/.WELL-KNOWN/oauth-protected-resource/MCP"));
         assert_eq!(document(&built)["resource"], "https://api.contoso.example/mcp");
     }
 

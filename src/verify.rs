@@ -165,8 +165,9 @@ fn held_claims(signing_input: &str, names: &[String]) -> Result<HeldClaims, Refu
     let malformed = || Refusal::new(Reason::TokenMalformed, "token claims are not a JSON object");
     let payload = signing_input.split_once('.').map(|(_, payload)| payload).ok_or_else(malformed)?;
     let bytes = Base64UrlUnpadded::decode_vec(payload).map_err(|_| malformed())?;
-    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-    Ok(HeldClaims::keep(&claims, names))
+    let claims: crate::claim_rules::UniqueKeys = serde_json::from_slice(&bytes)
+        .map_err(|_| Refusal::new(Reason::TokenMalformed, "token claims are not a JSON object with unique names"))?;
+    Ok(HeldClaims::keep(&claims.0, names))
 }
 
 fn not_an_access_token(why: &str) -> Refusal {

@@ -244,6 +244,24 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
                 }
             }
         }
+        if let Some(table) = value.get("protected_resource") {
+            let resource = table.get("resource").and_then(Value::as_str);
+            let app_id_uri = table.get("app_id_uri").and_then(Value::as_str);
+            if let (Some(resource), Some(app_id_uri)) = (resource, app_id_uri) {
+                // A loopback resource is local development, where no client sends `resource`.
+                let local = unreachable_when_deployed(resource).is_some_and(|(severity, _)| severity == Severity::DeployOnly);
+                if !local && resource.trim_end_matches('/') != app_id_uri {
+                    report(
+                        &["vars", CONFIG_VAR, "protected_resource", "app_id_uri"],
+                        &format!("{CONFIG_VAR}.protected_resource.app_id_uri"),
+                        format!(
+                            "{app_id_uri:?} is not the resource {resource:?}: MCP / OAuth 2.1 clients send resource={resource} (RFC 8707), which Entra refuses unless it names the same application as the scopes (AADSTS9010010); make the API's App ID URI the resource URL"
+                        ),
+                        Severity::Warning,
+                    );
+                }
+            }
+        }
         if let Err(errors) = parsed {
             for error in errors {
                 // The field's own steps (not its printed form parsed back) locate it in the file.
@@ -456,12 +474,24 @@ scopes = ["A"]
     fn a_loopback_protected_resource_is_a_deploy_only_finding_at_its_line() {
         let text = VALID.replace(
             "audiences = [\"api://x\"]",
-            "audiences = [\"api://x\"]\nprotected_resource = { resource = \"http://127.0.0.1:8787\", app_id_uri = \"api://x\" }",
+            "audiences = [\"api://x\"]\nprotected_resource = { resource = \"http://127.0.0.1:8787\", app_id_uri = \"http://127.0.0.1:8787\" }",
         );
         let problems = check_toml(&text, None).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!((problems[0].field.as_str(), problems[0].severity), ("ENTRA_EDGE.protected_resource.resource", Severity::DeployOnly));
         assert!(text.lines().nth(problems[0].line - 1).unwrap().contains("protected_resource"));
+    }
+
+    #[test]
+    fn an_app_id_uri_other_than_the_resource_is_a_warning() {
+        let text = VALID.replace(
+            "audiences = [\"api://x\"]",
+            "audiences = [\"api://x\"]\nprotected_resource = { resource = \"https://api.contoso.com/mcp\", app_id_uri = \"api://x\" }",
+        );
+        let problems = check_toml(&text, None).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!((problems[0].field.as_str(), problems[0].severity), ("ENTRA_EDGE.protected_resource.app_id_uri", Severity::Warning));
+        assert!(problems[0].message.contains("AADSTS9010010"));
     }
 
     #[test]

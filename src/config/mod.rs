@@ -15,6 +15,7 @@ mod rate_limit;
 mod routes;
 mod security_headers;
 
+pub use checks::is_header_name;
 pub use problems::{ConfigError, Field, Problems, Segment};
 
 use crate::forward::IdentityHeaderPolicy;
@@ -466,7 +467,9 @@ impl RawConfig {
         }
         let routes = routes::build(self.routes, &tenants, &mut problems);
         let protected_resource = match (self.protected_resource, &authority) {
-            (Some(raw), Some(authority)) => protected_resource::build(raw, authority, &tenants, routes.as_ref(), &mut problems),
+            (Some(raw), Some(authority)) => {
+                protected_resource::build(raw, health_path.as_deref(), authority, &tenants, routes.as_ref(), &mut problems)
+            }
             _ => None,
         };
 
@@ -538,6 +541,7 @@ fn tenant_policy(tenants: &[String], denied: &[String], problems: &mut Problems)
         }
         match TenantId::parse(value) {
             Some(tid) if tid.as_str() == CONSUMER_TENANT && !consumers => consumers = true,
+            Some(tid) if tid.as_str() == CONSUMER_TENANT => problems.add(&at.index(i), format!("duplicate tenant id {value:?}")),
             _ if value == "*" => problems.add(&at.index(i), "duplicate \"*\""),
             _ => problems.add(
                 &at.index(i),
@@ -546,6 +550,14 @@ fn tenant_policy(tenants: &[String], denied: &[String], problems: &mut Problems)
         }
     }
     let denied = checks::guid_list(denied, &denied_at, "tenant id", problems);
+    if consumers {
+        if let Some(i) = denied.iter().position(|tid| tid.as_str() == CONSUMER_TENANT) {
+            problems.add(
+                &denied_at.index(i),
+                "the personal-account tenant is both accepted (in tenants) and denied; remove it from one of them",
+            );
+        }
+    }
     TenantPolicy::AnyOrganization { consumers, denied }
 }
 
@@ -637,6 +649,41 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn protected_resource_path_must_be_normalized() {
+        for bad in
+            ["https://api.contoso.com/%6Dcp", "https://api.contoso.com//m", "https://api.contoso.com/mcp/", "https://api.contoso.com/m;x"]
+        {
+            let err = first_error(with_resource(serde_json::json!({ "resource": bad, "app_id_uri": "api://orders" })));
+            assert_eq!(err.field, "ENTRA_EDGE.protected_resource.resource", "{bad}");
+        }
+        assert!(parse(with_resource(serde_json::json!({ "resource": "https://api.contoso.com/", "app_id_uri": "api://orders" }))).is_ok());
+    }
+
+    #[test]
+    fn protected_resource_metadata_cannot_share_the_health_path() {
+        let mut value = with_resource(serde_json::json!({ "resource": "https://api.contoso.com", "app_id_uri": "api://orders" }));
+        value["health_path"] = serde_json::json!("/.well-known/oauth-protected-resource");
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.protected_resource.resource");
+    }
+
+    #[test]
+    fn the_personal_account_tenant_cannot_be_accepted_and_denied() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!(["*", CONSUMER_TENANT]);
+        value["denied_tenants"] = serde_json::json!([CONSUMER_TENANT.to_uppercase()]);
+        assert_eq!(first_error(value).field, "ENTRA_EDGE.denied_tenants[0]");
+    }
+
+    #[test]
+    fn a_repeated_personal_account_tenant_is_a_duplicate() {
+        let mut value = minimal();
+        value["tenants"] = serde_json::json!(["*", CONSUMER_TENANT, CONSUMER_TENANT.to_uppercase()]);
+        let err = first_error(value);
+        assert_eq!(err.field, "ENTRA_EDGE.tenants[2]");
+        assert!(err.message.contains("duplicate"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub(super) struct RawProtectedResource {
 
 pub(super) fn build(
     raw: RawProtectedResource,
+    health_path: Option<&str>,
     authority: &str,
     tenants: &TenantPolicy,
     routes: Option<&RouteTable>,
@@ -29,6 +30,15 @@ pub(super) fn build(
     let before = problems.count();
     if let Err(message) = checks::parse_base_url(&raw.resource, true) {
         problems.add(&at.key("resource"), format!("{message} (the resource is the URL clients call, RFC 9728 §2)"));
+    } else if let Ok(url) = url::Url::parse(&raw.resource) {
+        // Its metadata path is derived from it and matched against normalized request paths.
+        let path = url.path();
+        if path != "/" && crate::path::normalize(path).map_or(true, |normalized| normalized.as_str() != path) {
+            problems.add(
+                &at.key("resource"),
+                format!("{:?}: the path must be in normalized form (no trailing slash, no percent-encoded letters or digits, no //, dot segments or ;)", raw.resource),
+            );
+        }
     }
     if let Some(uri) = &raw.app_id_uri {
         if uri.is_empty() || uri.ends_with('/') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -77,5 +87,10 @@ pub(super) fn build(
         authority,
         tenants,
     };
-    ProtectedResource::build(inputs).map_err(|message| problems.add(&at.key("resource"), message)).ok()
+    let built = ProtectedResource::build(inputs).map_err(|message| problems.add(&at.key("resource"), message)).ok()?;
+    if let Some(health) = health_path.filter(|health| built.serves(health)) {
+        problems.add(&at.key("resource"), format!("its metadata is served at {health}, which is the health_path; move one of them"));
+        return None;
+    }
+    Some(built)
 }

@@ -237,7 +237,7 @@ fn claim_rules(raw: Vec<RawClaimRule>, p: &mut RouteProblems<'_>) -> Vec<ClaimRu
     for (i, rule) in raw.into_iter().enumerate() {
         let at = format!("claims[{i}]");
         let name = rule.name;
-        if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\') {
             p.add(&format!("{at}.name"), format!("{name:?} must be a claim name without spaces"));
         } else if let Some((_, instead)) = RESERVED_CLAIMS.iter().find(|(reserved, _)| *reserved == name) {
             p.add(&format!("{at}.name"), format!("{name:?} is checked by the gateway itself; use {instead}"));
@@ -289,6 +289,11 @@ fn need(values: Option<Vec<String>>, mode: Option<RawMatch>, field: &str, p: &mu
     for (i, value) in values.iter().enumerate() {
         if value.is_empty() || value.contains(char::is_whitespace) {
             p.add(&format!("{field}[{i}]"), format!("{value:?} must be a single non-empty name without spaces"));
+        } else if value.contains("://") {
+            p.add(
+                &format!("{field}[{i}]"),
+                format!("{value:?} is a URI; tokens carry short names (Orders.Read, not api://orders/Orders.Read), and that is what {field} is compared with"),
+            );
         }
     }
     let mode = match mode.unwrap_or_default() {
@@ -568,8 +573,26 @@ mod tests {
     }
 
     #[test]
+    fn fully_qualified_scopes_are_refused_with_the_short_name_hint() {
+        let problems = problems(json!([{ "path": "/x", "scopes": ["api://orders/Orders.Read"] }]));
+        assert!(problems[0].starts_with("ENTRA_EDGE.routes[0].scopes[0]") && problems[0].contains("short names"), "{problems:?}");
+    }
+
+    #[test]
+    fn claim_names_with_quotes_or_backslashes_are_refused() {
+        for name in ["a\"b", "a\\b"] {
+            assert_eq!(
+                fields(json!([{ "path": "/x", "claims": [{ "name": name, "values": ["x"] }] }])),
+                ["ENTRA_EDGE.routes[0].claims[0].name"]
+            );
+        }
+    }
+
+    #[test]
     fn claims_the_gateway_checks_itself_cannot_have_rules() {
-        for name in ["aud", "iss", "tid", "exp", "scp", "roles", "azp", "appid", "acrs", "_claim_names"] {
+        for name in
+            ["aud", "iss", "tid", "exp", "scp", "roles", "azp", "appid", "acrs", "_claim_names", "ver", "idtyp", "nonce", "hasgroups"]
+        {
             let problems = problems(json!([{ "path": "/x", "claims": [{ "name": name, "values": ["x"] }] }]));
             assert!(problems[0].contains("ENTRA_EDGE.routes[0].claims[0].name") && problems[0].contains("use "), "{problems:?}");
         }

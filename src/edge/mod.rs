@@ -52,10 +52,8 @@ pub async fn scheduled(env: Env) {
 /// Per-request facts every answer needs.
 struct RequestContext {
     ids: RequestIds,
-    realm: String,
-    debug: bool,
-    /// The RFC 9728 metadata URL for challenges (None: the feature is off).
-    resource_metadata: Option<String>,
+    /// The isolate's configuration, when it is valid (realm, debug, RFC 9728 metadata).
+    isolate: Option<Rc<Isolate>>,
     /// When the request's head was read, ms since the Unix epoch. The runtime's clock only
     /// moves across I/O, so it is read again only after an await that may have done some.
     started_ms: u64,
@@ -63,13 +61,16 @@ struct RequestContext {
 
 impl RequestContext {
     fn refuse(&self, refusal: &Refusal) -> Result<Response> {
+        let config = self.isolate.as_ref().map(|isolate| &isolate.config);
+        let resource = config.and_then(|c| c.protected_resource.as_ref());
         respond::refusal(
             refusal,
             AnswerContext {
-                realm: &self.realm,
+                realm: config.map_or(FALLBACK_REALM, |c| c.realm.as_str()),
                 request_id: &self.ids.request_id,
-                debug: self.debug,
-                resource_metadata: self.resource_metadata.as_deref(),
+                debug: config.is_some_and(|c| c.debug),
+                resource_metadata: resource.map(|r| r.metadata_url.as_str()),
+                scope_prefix: resource.and_then(|r| r.app_id_uri.as_deref()),
             },
         )
     }
@@ -137,13 +138,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
     let path = split_url(&url).0.to_string();
 
     let isolate = isolate::get(&env);
-    let (realm, debug, resource_metadata) = match &isolate {
-        Ok(isolate) => {
-            (isolate.config.realm.clone(), isolate.config.debug, isolate.config.protected_resource.as_ref().map(|r| r.metadata_url.clone()))
-        }
-        Err(_) => (FALLBACK_REALM.to_string(), false, None),
-    };
-    let context = RequestContext { ids, realm, debug, resource_metadata, started_ms: started };
+    let context = RequestContext { ids, isolate: isolate.as_ref().ok().cloned(), started_ms: started };
     let (response, outcome) = match &isolate {
         Ok(isolate) => match serve(request, &method, &url, &headers, &env, &ctx, isolate, &context).await {
             Ok(done) => done,
@@ -237,7 +232,7 @@ async fn serve(
             ));
         }
         Start::ResourceMetadata { resource, preflight } => {
-            let edits = gateway::resource_metadata_edits(preflight);
+            let edits = gateway::resource_metadata_edits(preflight, headers.access_control_request_headers.as_deref());
             let response = if preflight { respond::no_content(&edits)? } else { respond::document(200, &edits, &resource.document)? };
             return Ok((response, Outcome { route: Some("resource-metadata".into()), ..Outcome::default() }));
         }

@@ -67,12 +67,26 @@ describe('the metadata document', () => {
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
     assert.match(preflight.headers.get('access-control-allow-methods'), /GET/);
+    const mcp = await stack.request('/.well-known/oauth-protected-resource/mcp', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://inspector.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'MCP-Protocol-Version' },
+    });
+    assert.equal(mcp.headers.get('access-control-allow-headers'), 'mcp-protocol-version', 'the MCP SDK sends MCP-Protocol-Version');
   });
 
   test('gets the security headers and a request id like every answer', async () => {
     const res = await stack.request('/.well-known/oauth-protected-resource/mcp');
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.ok(res.headers.get('x-request-id'));
+  });
+
+  test('other spellings of its path are answered at the edge too (case, encoding, slashes)', async () => {
+    for (const variant of ['/.WELL-KNOWN/oauth-protected-resource/MCP', '/.well-known//oauth-protected-resource/%6dcp', '/.well-known/oauth-protected-resource/mcp/']) {
+      const res = await stack.request(variant);
+      assert.equal(res.status, 200, variant);
+      assert.equal((await res.json()).resource, RESOURCE);
+    }
+    assert.equal(stack.origin.requests.length, 0);
   });
 
   test('other methods on its path are refused at the edge', async () => {
@@ -106,13 +120,13 @@ describe('challenges', () => {
     }
   });
 
-  test('a 403 insufficient_scope keeps its scope and names the metadata', async () => {
+  test('a 403 insufficient_scope names the fully qualified scopes a client must request, and the metadata', async () => {
     const token = stack.mint({ scopes: ['Profile.Read'] });
     const res = await stack.request('/mcp/tools', { token });
     const challenge = res.headers.get('www-authenticate');
     assert.equal(res.status, 403);
     assert.match(challenge, /error="insufficient_scope"/);
-    assert.match(challenge, /scope="Orders.Read Orders.ReadWrite"/);
+    assert.ok(challenge.includes(`scope="${API_APP_ID_URI}/Orders.Read ${API_APP_ID_URI}/Orders.ReadWrite"`), challenge);
     assert.ok(challenge.includes(metadataParam), challenge);
   });
 
