@@ -726,15 +726,18 @@ impl Context<'_> {
                     .into(),
             );
         } else if reason == Some(Reason::InsufficientScope) {
-            hint(
-                "scope_not_granted",
+            hint("scope_not_granted", {
+                let needed = refusal.and_then(|r| r.scope.as_deref()).unwrap_or("");
+                let example = match (config.audiences.iter().find(|a| !crate::tenant::is_guid(a)), needed.split(' ').next()) {
+                    (Some(uri), Some(scope)) if !scope.is_empty() => format!(" (as {uri}/{scope})"),
+                    _ => String::new(),
+                };
                 format!(
-                    "The token's scp is \"{}\". The client must request the route's scope ({}) for this API and the user or an \
-                     admin must have consented to it.",
+                    "The token's scp is \"{}\". The client must request the route's scope {needed}{example} for this API, and \
+                         the user or an admin must have consented to it.",
                     self.claim_str("scp").unwrap_or(""),
-                    refusal.and_then(|r| r.scope.as_deref()).unwrap_or("")
-                ),
-            );
+                )
+            });
         }
         if reason == Some(Reason::IssuerMismatch) {
             let iss = self.claim_str("iss").unwrap_or("(none)");
