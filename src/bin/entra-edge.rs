@@ -7,7 +7,8 @@
 //! would forward the request, 1 it would refuse it, 2 usage, configuration or key-loading
 //! error, 3 every check that ran passed but the signature was not checked (`--skip-signature`).
 
-use std::io::Read;
+use std::fmt::Write as _;
+use std::io::{Read, Write as _};
 use std::pin::pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll, Waker};
@@ -226,23 +227,25 @@ fn run(options: Options) -> Result<(Explanation, String), String> {
     Ok((explanation, format!("config {file} ({environment}); keys {note}")))
 }
 
-fn print_text(explanation: &Explanation, context: &str) {
+/// The human-readable report.
+fn render_text(explanation: &Explanation, context: &str) -> String {
+    let mut out = String::new();
     let request = match (&explanation.request, &explanation.route) {
         (Some(request), Some(route)) => format!("{request} (route {route:?})"),
         (Some(request), None) => request.clone(),
         (None, _) => "token only (no route given)".into(),
     };
-    println!("entra-edge explain: {request}");
-    println!("{context}");
-    println!();
+    let _ = writeln!(out, "entra-edge explain: {request}");
+    let _ = writeln!(out, "{context}");
+    out.push('\n');
     let show = |value: &Option<serde_json::Value>| {
         value.as_ref().map_or("(not decodable)".to_string(), |v| serde_json::to_string_pretty(v).unwrap_or_default())
     };
-    println!("header {}", show(&explanation.header));
-    println!("claims {}", show(&explanation.claims));
-    println!("signature (not shown)");
-    println!();
-    println!("checks, in the worker's order:");
+    let _ = writeln!(out, "header {}", show(&explanation.header));
+    let _ = writeln!(out, "claims {}", show(&explanation.claims));
+    let _ = writeln!(out, "signature (not shown)");
+    out.push('\n');
+    let _ = writeln!(out, "checks, in the worker's order:");
     let width = explanation.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for check in &explanation.checks {
         let outcome = match check.outcome {
@@ -253,9 +256,9 @@ fn print_text(explanation: &Explanation, context: &str) {
             Some(reason) => format!("{reason}: {}", check.detail),
             None => check.detail.clone(),
         };
-        println!("  {outcome:<11} {:<width$}  {detail}", check.name);
+        let _ = writeln!(out, "  {outcome:<11} {:<width$}  {detail}", check.name);
     }
-    println!();
+    out.push('\n');
     let verdict = &explanation.verdict;
     let label = match verdict.outcome {
         VerdictOutcome::Pass => "PASS".to_string(),
@@ -264,19 +267,24 @@ fn print_text(explanation: &Explanation, context: &str) {
         VerdictOutcome::Error => "ERROR".to_string(),
     };
     match (verdict.status, verdict.reason) {
-        (Some(status), Some(reason)) => println!("verdict: {label}: {status} {reason}: {}", verdict.detail),
-        _ => println!("verdict: {label}: {}", verdict.detail),
-    }
-    if let Some(challenge) = &verdict.challenge {
-        println!("  WWW-Authenticate: {challenge}");
-    }
-    if !explanation.hints.is_empty() {
-        println!();
-        println!("hints:");
-        for hint in &explanation.hints {
-            println!("  [{}] {}", hint.code, hint.text);
+        (Some(status), Some(reason)) => {
+            let _ = writeln!(out, "verdict: {label}: {status} {reason}: {}", verdict.detail);
+        }
+        _ => {
+            let _ = writeln!(out, "verdict: {label}: {}", verdict.detail);
         }
     }
+    if let Some(challenge) = &verdict.challenge {
+        let _ = writeln!(out, "  WWW-Authenticate: {challenge}");
+    }
+    if !explanation.hints.is_empty() {
+        out.push('\n');
+        let _ = writeln!(out, "hints:");
+        for hint in &explanation.hints {
+            let _ = writeln!(out, "  [{}] {}", hint.code, hint.text);
+        }
+    }
+    out
 }
 
 fn main() -> ExitCode {
@@ -304,13 +312,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Ok((explanation, context)) => {
-            if json {
+            let report = if json {
                 let mut value = serde_json::to_value(&explanation).unwrap_or_default();
                 value["context"] = context.into();
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default())
             } else {
-                print_text(&explanation, &context);
-            }
+                render_text(&explanation, &context)
+            };
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(report.as_bytes());
             ExitCode::from(explanation.verdict.exit_code())
         }
     }
