@@ -143,7 +143,7 @@ pub struct Authorized {
 
 /// The route's policy applied to the authentication outcome (`None` for public routes).
 pub fn authorize(admitted: &Admitted<'_>, authentication: Option<Result<Principal, Refusal>>, authority: &str) -> Authorized {
-    authorize_traced(admitted, authentication, authority, &mut ())
+    authorize_traced(admitted, authentication, authority, ())
 }
 
 /// [`authorize`], naming each of the route's checks to `trace` before it runs (`explain`).
@@ -151,7 +151,7 @@ pub fn authorize_traced(
     admitted: &Admitted<'_>,
     authentication: Option<Result<Principal, Refusal>>,
     authority: &str,
-    trace: &mut impl Trace,
+    trace: impl Trace,
 ) -> Authorized {
     match (&admitted.route.access, authentication) {
         (Access::Public, _) => Authorized { principal: None, refusal: None },

@@ -76,7 +76,7 @@ pub enum Access {
 /// Decides whether `principal` may use a route with `requirements`.
 /// `params` are the route's named segment values; `authority` builds step-up challenges.
 pub fn authorize(requirements: &Requirements, principal: &Principal, params: &[(&str, &str)], authority: &str) -> Result<(), Refusal> {
-    authorize_traced(requirements, principal, params, authority, &mut ())
+    authorize_traced(requirements, principal, params, authority, ())
 }
 
 /// [`authorize`], naming each of the route's checks to `trace` before it runs (`explain`).
@@ -86,7 +86,7 @@ pub fn authorize_traced(
     principal: &Principal,
     params: &[(&str, &str)],
     authority: &str,
-    trace: &mut impl Trace,
+    mut trace: impl Trace,
 ) -> Result<(), Refusal> {
     let r = requirements;
     if r.token_kind != KindRule::Any {

@@ -50,11 +50,11 @@ impl<'a> UnverifiedToken<'a> {
     /// Parses a compact JWS and applies every check that needs no key: size, structure,
     /// algorithm, forbidden header parameters, claim types, version and tenant.
     pub fn parse(raw: &'a str, rules: &TokenRules<'_>) -> Result<UnverifiedToken<'a>, Refusal> {
-        Self::parse_traced(raw, rules, &mut ())
+        Self::parse_traced(raw, rules, ())
     }
 
     /// [`parse`](Self::parse), naming each check to `trace` before it runs (`explain`).
-    pub fn parse_traced(raw: &'a str, rules: &TokenRules<'_>, trace: &mut impl Trace) -> Result<UnverifiedToken<'a>, Refusal> {
+    pub fn parse_traced(raw: &'a str, rules: &TokenRules<'_>, mut trace: impl Trace) -> Result<UnverifiedToken<'a>, Refusal> {
         let malformed = |detail: &str| Refusal::new(Reason::TokenMalformed, detail);
         trace.check("token.size");
         if raw.len() > MAX_TOKEN_BYTES {

@@ -2,8 +2,9 @@
 //!
 //! Each check of the core calls [`Trace::check`] with its stable name just before it runs.
 //! When the function then returns a refusal, the last named check is the one that refused;
-//! every check named before it passed. The worker passes `&mut ()`, whose method is an empty
-//! inline function: the request path pays nothing (no allocation, no branch) for it.
+//! every check named before it passed. The worker passes `()`, whose method is an empty
+//! inline function of a zero-sized value: the request path pays nothing (no argument, no
+//! allocation, no branch) for it.
 
 /// Receives the name of each check just before it runs.
 pub trait Trace {
@@ -19,7 +20,7 @@ impl Trace for () {
 }
 
 /// Records every check named, in order (for `explain` and tests).
-impl Trace for Vec<&'static str> {
+impl Trace for &mut Vec<&'static str> {
     fn check(&mut self, name: &'static str) {
         self.push(name);
     }

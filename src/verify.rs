@@ -1,6 +1,8 @@
 //! Turning an [`UnverifiedToken`] into a [`Principal`]: issuer, key, signature, lifetime
 //! and audience, in that order. Pure: keys, configuration and `now` are inputs.
 
+use std::future::Future;
+
 use crate::claims::EntraClaims;
 use crate::config::TokenRules;
 use crate::discovery::OpenIdMetadata;
@@ -48,14 +50,17 @@ struct VerifiedClaims {
 /// (seconds since the Unix epoch).
 ///
 /// A `SigningKeyUnknown` refusal tells the caller that refreshing the key set may help.
-pub async fn authenticate<B: SignatureBackend>(
-    token: UnverifiedToken<'_>,
-    tenant_keys: &TenantKeys<B::Key>,
-    backend: &B,
-    rules: &TokenRules<'_>,
+///
+/// Not an `async fn` itself: it returns [`authenticate_traced`]'s future as is, so the
+/// request path holds one state machine, not a wrapper around it.
+pub fn authenticate<'a, 't, B: SignatureBackend>(
+    token: UnverifiedToken<'t>,
+    tenant_keys: &'a TenantKeys<B::Key>,
+    backend: &'a B,
+    rules: &'a TokenRules<'a>,
     now: i64,
-) -> Result<Principal, Refusal> {
-    authenticate_traced(token, tenant_keys, backend, rules, now, &mut ()).await
+) -> impl Future<Output = Result<Principal, Refusal>> + use<'a, 't, B> {
+    authenticate_traced(token, tenant_keys, backend, rules, now, ())
 }
 
 /// [`authenticate`], naming each check to `trace` before it runs (`explain`).
@@ -65,7 +70,7 @@ pub async fn authenticate_traced<B: SignatureBackend>(
     backend: &B,
     rules: &TokenRules<'_>,
     now: i64,
-    trace: &mut impl Trace,
+    mut trace: impl Trace,
 ) -> Result<Principal, Refusal> {
     trace.check("claims.iss");
     let expected_issuer = tenant_keys.metadata.issuer_for(&token.tenant);
@@ -107,7 +112,7 @@ fn validate(
     version: TokenVersion,
     rules: &TokenRules<'_>,
     now: i64,
-    trace: &mut impl Trace,
+    mut trace: impl Trace,
 ) -> Result<Principal, Refusal> {
     let skew = i64::try_from(rules.clock_skew_seconds).unwrap_or(i64::MAX);
     trace.check("claims.exp");
