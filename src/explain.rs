@@ -35,11 +35,13 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    /// Parses `"METHOD /path"` (one space; the method is upper-cased by the caller if wanted).
+    /// Parses `"METHOD /path"`; a query (`?…`) is dropped, as the worker routes on the path
+    /// alone. The method is taken as written (HTTP methods are case-sensitive).
     pub fn parse(text: &'a str) -> Result<Request<'a>, String> {
         let (method, path) =
             text.trim().split_once(' ').ok_or_else(|| format!("{text:?} is not \"METHOD /path\" (e.g. \"GET /api/orders\")"))?;
         let path = path.trim();
+        let path = path.split_once('?').map_or(path, |(path, _query)| path);
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) || !path.starts_with('/') {
             return Err(format!("{text:?} is not \"METHOD /path\" (e.g. \"GET /api/orders\")"));
         }

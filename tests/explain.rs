@@ -540,7 +540,8 @@ fn the_json_shape_has_stable_field_names() {
 
 #[test]
 fn a_route_is_given_as_method_and_path() {
-    assert!(Request::parse("GET /api/orders").is_ok());
+    assert_eq!(Request::parse("GET /api/orders").map(|r| (r.method, r.path)), Ok(("GET", "/api/orders")));
+    assert_eq!(Request::parse("GET /api/orders?page=2").map(|r| r.path), Ok("/api/orders"), "the worker routes on the path");
     for bad in ["/api/orders", "GET api/orders", "", "G-T /x"] {
         assert!(Request::parse(bad).is_err(), "{bad:?}");
     }

@@ -177,6 +177,21 @@ fn a_v1_token_for_a_v2_only_environment_gets_the_manifest_hint() {
 }
 
 #[test]
+fn a_metadata_file_gives_the_issuer_for_offline_keys() {
+    let dir = workspace("https://login.microsoftonline.com");
+    let token = genuine_shape();
+    let metadata = json!({ "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0", "jwks_uri": "https://login.microsoftonline.com/common/discovery/v2.0/keys" });
+    std::fs::write(dir.join("metadata.json"), metadata.to_string()).unwrap();
+    let output = explain(&dir, &[&token, "--jwks", "jwks.json", "--metadata", "metadata.json", "--at", AT_INSIDE], None, None);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let other = json!({ "issuer": "https://login.microsoftonline.us/{tenantid}/v2.0", "jwks_uri": "https://login.microsoftonline.us/common/discovery/v2.0/keys" });
+    std::fs::write(dir.join("metadata.json"), other.to_string()).unwrap();
+    let output = explain(&dir, &[&token, "--jwks", "jwks.json", "--metadata", "metadata.json", "--at", AT_INSIDE], None, None);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("401 issuer_mismatch"));
+}
+
+#[test]
 fn skipping_the_signature_warns_and_exits_3() {
     let dir = workspace("https://login.microsoftonline.com");
     let token = genuine_shape();
