@@ -546,3 +546,24 @@ fn a_route_is_given_as_method_and_path() {
         assert!(Request::parse(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn every_check_a_passing_token_goes_through_is_described() {
+    // A route with every requirement, and a token that satisfies them all.
+    let config = config_with(json!({ "routes": [{
+        "name": "everything", "path": "/api/tenants/{tenant}/**", "token_kind": "delegated", "tenants": [TENANT],
+        "tenant_segment": "tenant", "clients": ["0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"], "scopes": ["Orders.Read"], "auth_context": "c1",
+    }] }));
+    let token = signed(with(v2_claims(), json!({ "acrs": ["c1"] })));
+    let route = format!("GET /api/tenants/{TENANT}/orders");
+    let explanation = run_with(&config, Some(&route), &token, NOW, Keys::Load(published));
+    assert_eq!(explanation.verdict.outcome, VerdictOutcome::Pass, "{:?}", explanation.checks);
+    let route_checks: Vec<_> = explanation.checks.iter().filter(|c| c.name.starts_with("route.")).map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        route_checks,
+        ["route.token_kind", "route.tenants", "route.tenant_segment", "route.clients", "route.permissions", "route.auth_context"]
+    );
+    for check in &explanation.checks {
+        assert!(!check.detail.is_empty() && check.detail != check.name, "{} has no description", check.name);
+    }
+}
