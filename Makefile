@@ -10,7 +10,7 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev token test lint unit e2e check-config deploy size bench clean
+.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench clean
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
@@ -21,6 +21,8 @@ help:
 	@echo "make size   print the release wasm size (raw and gzip)"
 	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
 	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name] [STRICT=1]   validate the gateway configuration offline"
+	@echo "make explain TOKEN=… | TOKEN=- | TOKEN_FILE=path [ROUTE=\"GET /api/orders\"] [CONFIG=wrangler.toml] [ENV=name] [JWKS=file] [SKIP_SIGNATURE=1] [AT=time] [JSON=1]"
+	@echo "             why the gateway accepts or refuses a token (the worker's own checks; never prints the token)"
 	@echo "make deploy [ENV=name]   check the configuration strictly, build, and wrangler deploy (top level unless ENV)"
 
 tools:
@@ -57,6 +59,16 @@ CHECKER_NOTE = @test -x target/debug/entra-edge-check || echo "compiling the con
 check-config:
 	$(CHECKER_NOTE)
 	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(if $(ENV),--env $(ENV)) $(if $(STRICT),--strict)
+
+# The token reaches the command through the environment (make exports command-line
+# variables), never through its arguments or this recipe's echo: it stays out of `ps` and logs.
+explain:
+	@test -x target/debug/entra-edge || echo "compiling entra-edge (first run only, about a minute)…"
+	@cargo run --quiet --locked --features cli --bin entra-edge -- explain \
+	  $(if $(TOKEN_FILE),--token-file "$(TOKEN_FILE)",--token-env TOKEN) \
+	  --config $(CONFIG) $(if $(ENV),--env "$(ENV)") $(if $(ROUTE),--route "$(ROUTE)") \
+	  $(if $(JWKS),--jwks "$(JWKS)") $(if $(METADATA),--metadata "$(METADATA)") $(if $(SKIP_SIGNATURE),--skip-signature) \
+	  $(if $(AT),--at "$(AT)") $(if $(JSON),--json)
 
 # Placeholders and loopback addresses that would deploy but never work are errors here.
 deploy: build

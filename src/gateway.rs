@@ -16,12 +16,13 @@ use std::borrow::Cow;
 use crate::config::Config;
 use crate::cors::Preflight;
 use crate::path::{normalize, NormalizedPath};
-use crate::policy::{authorize as authorize_route, Access};
+use crate::policy::{authorize_traced as authorize_traced_route, Access};
 use crate::principal::Principal;
 use crate::rate_limit::{FailureMode, RateLimit, Verdict};
 use crate::reason::{Reason, Refusal};
 use crate::resource_metadata::ProtectedResource;
 use crate::route::{Route, RouteLookup};
+use crate::trace::Trace;
 
 /// How a header edit combines with what a message already has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,6 +181,16 @@ pub struct Authorized {
 
 /// The route's policy applied to the authentication outcome (`None` for public routes).
 pub fn authorize(admitted: &Admitted<'_>, authentication: Option<Result<Principal, Refusal>>, authority: &str) -> Authorized {
+    authorize_traced(admitted, authentication, authority, ())
+}
+
+/// [`authorize`], naming each of the route's checks to `trace` before it runs (`explain`).
+pub fn authorize_traced(
+    admitted: &Admitted<'_>,
+    authentication: Option<Result<Principal, Refusal>>,
+    authority: &str,
+    trace: impl Trace,
+) -> Authorized {
     match (&admitted.route.access, authentication) {
         (Access::Public, _) => Authorized { principal: None, refusal: None },
         (Access::Authenticated(_), None) => Authorized {
@@ -189,7 +200,7 @@ pub fn authorize(admitted: &Admitted<'_>, authentication: Option<Result<Principa
         (Access::Authenticated(_), Some(Err(refusal))) => Authorized { principal: None, refusal: Some(refusal) },
         (Access::Authenticated(requirements), Some(Ok(principal))) => {
             let params: Vec<(&str, &str)> = admitted.params.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            let refusal = authorize_route(requirements, &principal, &params, authority).err();
+            let refusal = authorize_traced_route(requirements, &principal, &params, authority, trace).err();
             Authorized { principal: Some(principal), refusal }
         }
     }

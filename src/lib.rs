@@ -16,6 +16,9 @@ pub mod config;
 pub mod cors;
 pub mod discovery;
 pub mod event;
+// Host-only (`entra-edge explain`): never part of the worker.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod explain;
 pub mod extract;
 pub mod forward;
 pub mod gateway;
@@ -36,7 +39,10 @@ pub mod tenant;
 pub mod token;
 pub mod token_cache;
 pub mod token_version;
+pub mod trace;
 pub mod verify;
+#[cfg(feature = "cli")]
+pub mod wrangler_file;
 
 mod edge;
 

@@ -8,6 +8,7 @@ use crate::claim_rules::{self, ClaimRule};
 use crate::principal::{Principal, TokenKind};
 use crate::reason::{Reason, Refusal, StepUp};
 use crate::tenant::TenantId;
+use crate::trace::Trace;
 
 /// Whether a list must be matched by any one or by every entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +79,22 @@ pub enum Access {
 /// Decides whether `principal` may use a route with `requirements`.
 /// `params` are the route's named segment values; `authority` builds step-up challenges.
 pub fn authorize(requirements: &Requirements, principal: &Principal, params: &[(&str, &str)], authority: &str) -> Result<(), Refusal> {
+    authorize_traced(requirements, principal, params, authority, ())
+}
+
+/// [`authorize`], naming each of the route's checks to `trace` before it runs (`explain`).
+/// A requirement the route does not have is not named.
+pub fn authorize_traced(
+    requirements: &Requirements,
+    principal: &Principal,
+    params: &[(&str, &str)],
+    authority: &str,
+    mut trace: impl Trace,
+) -> Result<(), Refusal> {
     let r = requirements;
+    if r.token_kind != KindRule::Any {
+        trace.check("route.token_kind");
+    }
     match (r.token_kind, principal.kind()) {
         (KindRule::DelegatedOnly, TokenKind::AppOnly) => {
             return Err(Refusal::new(Reason::DelegatedTokenRequired, "this route needs a token acting for a signed-in user"));
@@ -89,26 +105,34 @@ pub fn authorize(requirements: &Requirements, principal: &Principal, params: &[(
         _ => {}
     }
     if let Some(tenants) = &r.tenants {
+        trace.check("route.tenants");
         if !tenants.contains(principal.tenant()) {
             return Err(Refusal::new(Reason::TenantNotPermitted, "the token's tenant may not use this route"));
         }
     }
     if let Some(segment) = &r.tenant_segment {
+        trace.check("route.tenant_segment");
         let claimed = params.iter().find(|(name, _)| name == segment).map(|(_, value)| *value);
         if !claimed.is_some_and(|value| value.eq_ignore_ascii_case(principal.tenant().as_str())) {
             return Err(Refusal::new(Reason::TenantMismatch, format!("the {{{segment}}} path segment must be the token's own tenant")));
         }
     }
     if let Some(clients) = &r.clients {
+        trace.check("route.clients");
         if !principal.client_app_id().is_some_and(|client| clients.iter().any(|c| c.eq_ignore_ascii_case(client))) {
             return Err(Refusal::new(Reason::ClientNotAllowed, "the calling application may not use this route"));
         }
     }
+    if r.scopes.is_some() || r.roles.is_some() {
+        trace.check("route.permissions");
+    }
     check_permissions(r, principal)?;
     if !r.claims.is_empty() {
+        trace.check("route.claims");
         claim_rules::check(&r.claims, principal.held_claims())?;
     }
     if let Some(context) = &r.auth_context {
+        trace.check("route.auth_context");
         if !principal.auth_contexts().iter().any(|c| c == context) {
             return Err(step_up(context, principal, authority));
         }

@@ -12,6 +12,7 @@ use crate::config::TokenRules;
 use crate::reason::{Reason, Refusal};
 use crate::tenant::TenantId;
 use crate::token_version::TokenVersion;
+use crate::trace::Trace;
 
 /// Entra tokens with many claims are a few KB; anything past this is not one of them.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -49,10 +50,17 @@ impl<'a> UnverifiedToken<'a> {
     /// Parses a compact JWS and applies every check that needs no key: size, structure,
     /// algorithm, forbidden header parameters, claim types, version and tenant.
     pub fn parse(raw: &'a str, rules: &TokenRules<'_>) -> Result<UnverifiedToken<'a>, Refusal> {
+        Self::parse_traced(raw, rules, ())
+    }
+
+    /// [`parse`](Self::parse), naming each check to `trace` before it runs (`explain`).
+    pub fn parse_traced(raw: &'a str, rules: &TokenRules<'_>, mut trace: impl Trace) -> Result<UnverifiedToken<'a>, Refusal> {
         let malformed = |detail: &str| Refusal::new(Reason::TokenMalformed, detail);
+        trace.check("token.size");
         if raw.len() > MAX_TOKEN_BYTES {
             return Err(malformed("token is larger than any Entra access token"));
         }
+        trace.check("token.structure");
         if raw.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(malformed("not a compact JWS (expected three dot-separated parts)"));
         }
@@ -66,12 +74,14 @@ impl<'a> UnverifiedToken<'a> {
             }
         })?;
 
+        trace.check("header.alg");
         if token.algorithm() != ALGORITHM {
             return Err(Refusal::new(Reason::AlgorithmNotAllowed, "only RS256 is accepted"));
         }
         let header = token.header();
         let extras = &header.other_fields;
         // Keys named or carried by the token itself would let the caller choose the key.
+        trace.check("header.key_parameters");
         for (present, name) in
             [(header.key_set_url.is_some(), "jku"), (header.certificate_url.is_some(), "x5u"), (extras.jwk, "jwk"), (extras.x5c, "x5c")]
         {
@@ -79,20 +89,25 @@ impl<'a> UnverifiedToken<'a> {
                 return Err(Refusal::new(Reason::HeaderNotAllowed, format!("the {name} header parameter is not allowed")));
             }
         }
+        trace.check("header.crit");
         if extras.crit {
             return Err(Refusal::new(Reason::HeaderNotAllowed, "critical header extensions are not understood"));
         }
+        trace.check("header.typ");
         if header.token_type.as_deref().is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT")) {
             return Err(Refusal::new(Reason::HeaderNotAllowed, "typ must be JWT"));
         }
+        trace.check("header.kid");
         let kid = match header.key_id.as_deref() {
             Some(kid) if !kid.is_empty() => kid.to_owned(),
             _ => return Err(Refusal::new(Reason::SigningKeyUnknown, "token header has no kid")),
         };
 
+        trace.check("claims.types");
         let claims: Claims<EntraClaims> =
             token.deserialize_claims_unchecked().map_err(|_| malformed("token claims are not valid (wrong JSON or claim types)"))?;
 
+        trace.check("token.version");
         let version = match (claims.custom.ver.as_deref(), claims.custom.iss.as_deref()) {
             (Some(ver), _) => {
                 TokenVersion::parse(ver).ok_or_else(|| Refusal::new(Reason::TokenVersionNotAccepted, "ver must be 1.0 or 2.0"))?
@@ -103,13 +118,16 @@ impl<'a> UnverifiedToken<'a> {
             (None, Some(_)) => TokenVersion::V1,
             (None, None) => return Err(Refusal::new(Reason::ClaimMissing, "the ver and iss claims are missing")),
         };
+        trace.check("token.version_accepted");
         if !rules.accepts_version(version) {
             return Err(Refusal::new(Reason::TokenVersionNotAccepted, format!("v{version} tokens are not accepted")));
         }
+        trace.check("token.tid");
         let tenant = match claims.custom.tid.as_deref() {
             None => return Err(Refusal::new(Reason::ClaimMissing, "the tid claim is missing")),
             Some(tid) => TenantId::parse(tid).ok_or_else(|| Refusal::new(Reason::TenantInvalid, "tid is not a GUID"))?,
         };
+        trace.check("token.tenant_allowed");
         if !rules.allows_tenant(&tenant) {
             return Err(Refusal::new(Reason::TenantNotAllowed, "the token's tenant is not allowed"));
         }

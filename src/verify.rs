@@ -1,6 +1,8 @@
 //! Turning an [`UnverifiedToken`] into a [`Principal`]: issuer, key, signature, lifetime
 //! and audience, in that order. Pure: keys, configuration and `now` are inputs.
 
+use std::future::Future;
+
 use crate::claim_rules::HeldClaims;
 use crate::claims::EntraClaims;
 use crate::config::TokenRules;
@@ -12,6 +14,7 @@ use crate::signature::SignatureBackend;
 use crate::tenant::TenantId;
 use crate::token::UnverifiedToken;
 use crate::token_version::TokenVersion;
+use crate::trace::Trace;
 
 /// Metadata and signing keys of one tenant (and token version) of the authority.
 pub struct TenantKeys<K> {
@@ -49,13 +52,29 @@ struct VerifiedClaims {
 /// (seconds since the Unix epoch).
 ///
 /// A `SigningKeyUnknown` refusal tells the caller that refreshing the key set may help.
-pub async fn authenticate<B: SignatureBackend>(
+///
+/// Not an `async fn` itself: it returns [`authenticate_traced`]'s future as is, so the
+/// request path holds one state machine, not a wrapper around it.
+pub fn authenticate<'a, 't, B: SignatureBackend>(
+    token: UnverifiedToken<'t>,
+    tenant_keys: &'a TenantKeys<B::Key>,
+    backend: &'a B,
+    rules: &'a TokenRules<'a>,
+    now: i64,
+) -> impl Future<Output = Result<Principal, Refusal>> + use<'a, 't, B> {
+    authenticate_traced(token, tenant_keys, backend, rules, now, ())
+}
+
+/// [`authenticate`], naming each check to `trace` before it runs (`explain`).
+pub async fn authenticate_traced<B: SignatureBackend>(
     token: UnverifiedToken<'_>,
     tenant_keys: &TenantKeys<B::Key>,
     backend: &B,
     rules: &TokenRules<'_>,
     now: i64,
+    mut trace: impl Trace,
 ) -> Result<Principal, Refusal> {
+    trace.check("claims.iss");
     let expected_issuer = tenant_keys.metadata.issuer_for(&token.tenant);
     if token.claims.custom.iss.as_deref() != Some(expected_issuer.as_str()) {
         return Err(Refusal::new(
@@ -63,6 +82,7 @@ pub async fn authenticate<B: SignatureBackend>(
             format!("iss must be the issuer of the token's tenant for v{} tokens", token.version),
         ));
     }
+    trace.check("token.issuer_names_tid");
     // tid decides the tenant everything downstream trusts (route tenants, tenant isolation,
     // rate-limit keys, x-entra-tenant-id): the issuer that vouches for the token must name it.
     // With a tenant's own metadata this holds by construction; with a multi-tenant template
@@ -71,20 +91,29 @@ pub async fn authenticate<B: SignatureBackend>(
     if !expected_issuer.split('/').any(|segment| segment.eq_ignore_ascii_case(token.tenant.as_str())) {
         return Err(Refusal::new(Reason::IssuerMismatch, "the issuer does not name the token's tenant (tid)"));
     }
+    trace.check("key.kid");
     let key = tenant_keys
         .keys
         .find(&token.kid)
         .ok_or_else(|| Refusal::new(Reason::SigningKeyUnknown, "the token's kid is not among the authority's signing keys"))?;
+    trace.check("key.issuer");
     if !key.may_sign_for(&expected_issuer, &token.tenant) {
         return Err(Refusal::new(Reason::SigningKeyIssuerMismatch, "the signing key is not valid for the token's issuer"));
     }
+    trace.check("key.cloud");
     if !key.belongs_to_cloud(tenant_keys.metadata.cloud_instance_name.as_deref()) {
         return Err(Refusal::new(Reason::SigningKeyCloudMismatch, "the signing key is published for another cloud than this authority"));
     }
+    trace.check("signature");
     if !backend.verify(&key.key, token.signing_input.as_bytes(), &token.signature).await {
         return Err(Refusal::new(Reason::SignatureInvalid, "the signature does not verify"));
     }
-    let held = if rules.claim_names.is_empty() { None } else { Some(Box::new(held_claims(token.signing_input, rules.claim_names)?)) };
+    let held = if rules.claim_names.is_empty() {
+        None
+    } else {
+        trace.check("claims.unique");
+        Some(Box::new(held_claims(token.signing_input, rules.claim_names)?))
+    };
     let verified = VerifiedClaims {
         held,
         expires_at: token.claims.expiration.map(|t| t.timestamp()),
@@ -92,7 +121,7 @@ pub async fn authenticate<B: SignatureBackend>(
         issued_at: token.claims.issued_at.map(|t| t.timestamp()),
         custom: token.claims.custom,
     };
-    validate(verified, token.tenant, token.version, rules, now)
+    validate(verified, token.tenant, token.version, rules, now, trace)
 }
 
 fn validate(
@@ -101,17 +130,21 @@ fn validate(
     version: TokenVersion,
     rules: &TokenRules<'_>,
     now: i64,
+    mut trace: impl Trace,
 ) -> Result<Principal, Refusal> {
     let skew = i64::try_from(rules.clock_skew_seconds).unwrap_or(i64::MAX);
+    trace.check("claims.exp");
     let expires_at = claims.expires_at.ok_or_else(|| Refusal::new(Reason::ClaimMissing, "the exp claim is missing"))?;
     if now > expires_at.saturating_add(skew) {
         return Err(Refusal::new(Reason::TokenExpired, "the token has expired"));
     }
+    trace.check("claims.nbf");
     if let Some(not_before) = claims.not_before {
         if now < not_before.saturating_sub(skew) {
             return Err(Refusal::new(Reason::TokenNotYetValid, "the token is not valid yet (nbf)"));
         }
     }
+    trace.check("claims.iat");
     // Entra sets iat = nbf; an iat in the future marks a broken clock or a forged token.
     if let Some(issued_at) = claims.issued_at {
         if now < issued_at.saturating_sub(skew) {
@@ -120,6 +153,7 @@ fn validate(
     }
 
     let custom = claims.custom;
+    trace.check("claims.aud");
     if custom.aud.is_empty() {
         return Err(Refusal::new(Reason::ClaimMissing, "the aud claim is missing"));
     }
@@ -132,10 +166,13 @@ fn validate(
         };
         return Err(Refusal::new(Reason::AudienceMismatch, detail));
     }
+    trace.check("claims.sub");
     let subject =
         custom.sub.clone().filter(|s| !s.is_empty()).ok_or_else(|| Refusal::new(Reason::ClaimMissing, "the sub claim is missing"))?;
 
+    trace.check("token.access_token");
     let client_app_id = calling_app(&custom, version)?;
+    trace.check("token.kind");
     let kind = token_kind(&custom, &subject, rules.require_idtyp_for_app_tokens)?;
     let scopes: Vec<String> = custom.scp.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
     Ok(Principal::verified(

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use entra_edge::bindings;
 use entra_edge::config::{Config, Segment, CONFIG_VAR};
+use entra_edge::wrangler_file::{default_file, Document};
 use serde_json::Value;
 
 /// One finding, located in the file.
@@ -29,96 +30,6 @@ enum Severity {
     /// Right for local development, wrong for a deployment (a loopback origin or authority):
     /// reported only under `--strict`, which `make deploy` uses.
     DeployOnly,
-}
-
-/// The formats wrangler reads, parsed into one JSON shape plus a way to find a field's line.
-enum Document<'a> {
-    Toml { value: Value, spans: toml::de::DeTable<'a> },
-    Json { value: Value, ast: jsonc_parser::ast::Value<'a> },
-}
-
-impl<'a> Document<'a> {
-    /// `json`: a `.json`/`.jsonc` file (comments and trailing commas allowed, as wrangler does).
-    fn parse(text: &'a str, json: bool) -> Result<Document<'a>, String> {
-        if json {
-            let options = jsonc_parser::ParseOptions::default();
-            let value: Value = jsonc_parser::parse_to_serde_value(text, &options).map_err(|e| format!("not valid JSON: {e}"))?;
-            let ast = jsonc_parser::parse_to_ast(text, &Default::default(), &options)
-                .map_err(|e| format!("not valid JSON: {e}"))?
-                .value
-                .ok_or("the file is empty")?;
-            Ok(Document::Json { value, ast })
-        } else {
-            let table: toml::Table = toml::from_str(text).map_err(|e| format!("not valid TOML: {e}"))?;
-            let value = serde_json::to_value(table).map_err(|e| e.to_string())?;
-            let spans = toml::de::DeTable::parse(text).map_err(|e| format!("not valid TOML: {e}"))?.into_inner();
-            Ok(Document::Toml { value, spans })
-        }
-    }
-
-    fn value(&self) -> &Value {
-        match self {
-            Document::Toml { value, .. } | Document::Json { value, .. } => value,
-        }
-    }
-
-    /// The byte offset of the deepest part of `path` present in the document.
-    fn offset_of(&self, path: &[String]) -> usize {
-        match self {
-            Document::Toml { spans, .. } => toml_offset(spans, path),
-            Document::Json { ast, .. } => json_offset(ast, path),
-        }
-    }
-}
-
-fn toml_offset(root: &toml::de::DeTable<'_>, path: &[String]) -> usize {
-    use toml::de::DeValue;
-    use toml::Spanned;
-    let mut offset = 0;
-    let mut current: Option<&Spanned<DeValue<'_>>> = None;
-    for (depth, key) in path.iter().enumerate() {
-        let next = if depth == 0 {
-            root.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
-        } else {
-            match current.map(Spanned::get_ref) {
-                Some(DeValue::Table(table)) => table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v),
-                Some(DeValue::Array(array)) => key.parse::<usize>().ok().and_then(|i| array.get(i)),
-                _ => None,
-            }
-        };
-        match next {
-            Some(value) => {
-                if value.span().start > 0 || offset == 0 {
-                    offset = value.span().start;
-                }
-                current = Some(value);
-            }
-            None => break,
-        }
-    }
-    offset
-}
-
-fn json_offset(root: &jsonc_parser::ast::Value<'_>, path: &[String]) -> usize {
-    use jsonc_parser::ast::Value as Node;
-    use jsonc_parser::common::Ranged;
-    let mut current = root;
-    let mut offset = root.start();
-    for key in path {
-        let next = match current {
-            Node::Object(object) => object.properties.iter().find(|p| p.name.as_str() == key).map(|p| (p.start(), &p.value)),
-            Node::Array(array) => key.parse::<usize>().ok().and_then(|i| array.elements.get(i)).map(|v| (v.start(), v)),
-            _ => None,
-        };
-        match next {
-            Some((start, value)) => {
-                offset = start;
-                current = value;
-            }
-            None => break,
-        }
-    }
-    offset
 }
 
 /// KV namespace ids that are the example's placeholders, not real namespaces.
@@ -302,14 +213,7 @@ fn main() -> ExitCode {
             other => file = Some(other.to_string()),
         }
     }
-    // Like wrangler: wrangler.json, wrangler.jsonc or wrangler.toml, whichever exists.
-    let file = file.unwrap_or_else(|| {
-        ["wrangler.json", "wrangler.jsonc", "wrangler.toml"]
-            .into_iter()
-            .find(|f| std::path::Path::new(f).exists())
-            .unwrap_or("wrangler.toml")
-            .to_string()
-    });
+    let file = file.unwrap_or_else(default_file);
     let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
         Err(err) => {
@@ -317,8 +221,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let json = file.ends_with(".json") || file.ends_with(".jsonc");
-    let result = Document::parse(&text, json).and_then(|document| check(&document, &text, env.as_deref()));
+    let result = Document::parse(&text, Document::is_json(&file)).and_then(|document| check(&document, &text, env.as_deref()));
     match result {
         Err(err) => {
             eprintln!("{file}: {err}");
