@@ -4,6 +4,7 @@
 //! rate limit → origin), then security headers and one access-log line. Per-isolate state
 //! is one `Isolate` value (`isolate.rs`).
 
+mod assertion;
 mod health;
 mod isolate;
 mod js;
@@ -205,6 +206,12 @@ async fn serve(
     context: &RequestContext,
 ) -> Result<(Response, Outcome)> {
     let config = &isolate.config;
+    if let Some(signer) = &isolate.assertion {
+        // The first request of the isolate imports the signing key; a bad key refuses all.
+        if let Err(refusal) = signer.ready().await {
+            return refused(context, refusal, None);
+        }
+    }
     let (raw_path, query) = split_url(url);
     let origin = headers.origin.as_deref();
     let head = RequestHead {
@@ -217,6 +224,12 @@ async fn serve(
     let admitted = match gateway::start(config, head) {
         Start::Health => {
             return Ok((health::respond(isolate, now_seconds())?, Outcome { route: Some("health".into()), ..Outcome::default() }));
+        }
+        Start::AssertionKeys => {
+            let Some(signer) = &isolate.assertion else {
+                return refused(context, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None);
+            };
+            return Ok((signer.keys_response()?, Outcome { route: Some("assertion-keys".into()), ..Outcome::default() }));
         }
         Start::Preflight { route, headers } => {
             return Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }));
@@ -258,7 +271,7 @@ async fn serve(
             (response, outcome)
         }
         None => {
-            let forwarding = Forwarding { path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
+            let forwarding = Forwarding { method, path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
             forward_to_origin(&request, isolate, context, route, forwarding, principal).await?
         }
     };
@@ -270,6 +283,7 @@ async fn serve(
 
 /// What `forward_to_origin` needs of the request besides the request itself.
 struct Forwarding<'a> {
+    method: &'a str,
     path: &'a NormalizedPath,
     query: Option<&'a str>,
     /// The client's `Connection` header.
@@ -287,12 +301,24 @@ async fn forward_to_origin(
     principal: Option<Principal>,
 ) -> Result<(Response, Outcome)> {
     let started = now_ms();
+    let assertion = match &isolate.assertion {
+        None => None,
+        Some(signer) => match sign_assertion(signer, isolate, context, route, &forwarding, principal.as_ref()).await {
+            Ok(assertion) => assertion,
+            Err(refusal) => {
+                let mut outcome = Outcome::refused(refusal.reason, Some(route));
+                outcome.principal = principal;
+                return Ok((context.refuse(&refusal)?, outcome));
+            }
+        },
+    };
     let extra = proxy::OriginExtras {
         connection: forwarding.connection,
         principal: principal.as_ref(),
         origin_secret: isolate.origin_secret.as_deref(),
         ids: &context.ids,
         gateway_cors: route.cors.is_some(),
+        assertion: assertion.as_ref().map(|value| (isolate.assertion.as_ref().map_or("", |s| s.header.as_str()), value.as_str())),
     };
     // The relayed answer's headers, applied in the same call that fetches it.
     let mut response_edits = isolate.security_headers.relayed().to_string();
@@ -316,6 +342,34 @@ async fn forward_to_origin(
     outcome.principal = principal;
     outcome.origin_ms = origin_ms;
     Ok((context.refuse(&refusal)?, outcome))
+}
+
+/// The signed assertion for this forwarded request (None on public routes); a signing
+/// failure refuses the request (fail closed: nothing unsigned is forwarded).
+async fn sign_assertion(
+    signer: &assertion::Signer,
+    isolate: &Isolate,
+    context: &RequestContext,
+    route: &Route,
+    forwarding: &Forwarding<'_>,
+    principal: Option<&Principal>,
+) -> std::result::Result<Option<String>, Refusal> {
+    let Some(principal) = principal else { return Ok(None) };
+    let target = isolate.config.origin.request_target(forwarding.path.as_str(), forwarding.query);
+    let request = crate::assertion::BoundRequest {
+        method: forwarding.method,
+        target: &target,
+        route: &route.name,
+        request_id: &context.ids.request_id,
+    };
+    let mut entropy = [0u8; 16];
+    entropy.copy_from_slice(&random_bytes()[..16]);
+    let Some(input) = signer.builder.for_request(Some(principal), request, now_seconds(), entropy) else { return Ok(None) };
+    signer
+        .sign(&input)
+        .await
+        .map(Some)
+        .map_err(|why| Refusal::new(Reason::InternalError, "the gateway could not sign the identity assertion").with_internal(why))
 }
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.

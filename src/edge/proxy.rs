@@ -12,6 +12,7 @@ use worker::Result;
 use super::js::{self, string_array, string_set};
 use crate::config::Config;
 use crate::forward::{origin_request_edits, RequestHeaderFilter};
+use crate::gateway::HeaderEdit;
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
 use crate::request_id::RequestIds;
@@ -58,6 +59,8 @@ pub struct OriginExtras<'a> {
     pub ids: &'a RequestIds,
     /// The route has a CORS policy: the origin's `Access-Control-*` headers are dropped.
     pub gateway_cors: bool,
+    /// The signed identity assertion: (header name, compact JWS).
+    pub assertion: Option<(&'a str, &'a str)>,
 }
 
 /// Forwards to the origin at the normalized `path` (the one the route matched) and relays
@@ -84,7 +87,10 @@ pub async fn forward(
         }
         None => &lists.request,
     };
-    let edits = origin_request_edits(extra.principal, extra.origin_secret, extra.ids);
+    let mut edits = origin_request_edits(extra.principal, extra.origin_secret, extra.ids);
+    if let Some((header, assertion)) = extra.assertion {
+        edits.push(HeaderEdit::set(header.to_string(), assertion));
+    }
     let response_prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
     let promise = js::forward(
         request,
