@@ -91,7 +91,7 @@ export async function importEs256SigningKey(d, x, y) {
     privateKey = await crypto.subtle.importKey('jwk', { ...jwk, d }, P256, false, ['sign']);
     publicKey = await crypto.subtle.importKey('jwk', jwk, P256, false, ['verify']);
   } catch (err) {
-    throw new Error(`WebCrypto refused the key (${err?.message ?? err})`);
+    throw new Error(`WebCrypto refused the key (${err?.message ?? err}): it must be a P-256 private key whose x and y are its own public part`);
   }
   const probe = UTF8.encode('entra-edge assertion key check');
   const signature = await crypto.subtle.sign(ES256, privateKey, probe);
