@@ -93,6 +93,12 @@ impl Signer {
         signed.await.map_err(|err| describe(&err))?.as_string().ok_or_else(|| "WebCrypto returned no signature".to_string())
     }
 
+    /// The `kid` of the key that signs (the health document shows it: which key a rotation
+    /// has reached).
+    pub fn kid(&self) -> &str {
+        &self.key.public.kid
+    }
+
     /// The published key document (RFC 7517 §5, `application/jwk-set+json`), cacheable
     /// for five minutes (a rotation publishes the new key well ahead; README "Rotating the key").
     pub fn keys_response(&self) -> worker::Result<Response> {

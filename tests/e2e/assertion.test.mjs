@@ -9,7 +9,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, importJWK } from 'jose';
 import { generateAssertionKey, jwksOf, thumbprint } from '../../dev/assertion-key.mjs';
 import { startExampleOrigin } from '../../examples/origin/server.mjs';
-import { assertRefused } from '../support/assertions.mjs';
+import { assertRefused, rawRequest } from '../support/assertions.mjs';
 import { DAEMON_CLIENT_ID, startStack } from '../support/stack.mjs';
 
 const ISSUER = 'https://gateway.contoso.test';
@@ -89,6 +89,23 @@ describe('what the origin receives', () => {
     assert.equal(String(payload.token_exp), received.headers['x-entra-token-expires']);
   });
 
+  test('the bound target is the request-target the origin receives, for every character a client may send', async () => {
+    const token = stack.mint({ scopes: ['Orders.Read'] });
+    for (const target of [
+      "/api/orders/a!$&'()*+,=:@~b?q=|^'\"{}`<>&x=%ZZ&y=%e9&z=a+b",
+      '/api/orders/%7e%41%2d?q',
+      '/api/orders//x/?',
+      '/api/orders/caf%C3%A9?q=caf%C3%A9#frag',
+    ]) {
+      stack.origin.reset();
+      const res = await rawRequest(stack.url + target, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200, `${target}: ${res.body}`);
+      const received = stack.origin.requests[0];
+      const { payload } = await jwtVerify(received.headers['x-entra-edge-assertion'], createLocalJWKSet(jwksOf([key.privateJwk])));
+      assert.equal(payload.target, received.url, target);
+    }
+  });
+
   test('each forwarded request gets its own assertion (its own jti), naming its own method', async () => {
     await forwarded('/api/orders');
     const first = (await jwtVerify(stack.origin.requests[0].headers['x-entra-edge-assertion'], createLocalJWKSet(jwksOf([key.privateJwk])))).payload;
@@ -138,6 +155,10 @@ describe('the published keys', () => {
       assert.deepEqual([k.kty, k.crv, k.alg, k.use], ['EC', 'P-256', 'ES256', 'sig']);
     }
     assert.equal(stack.origin.requests.length, 0, 'the origin was not asked');
+  });
+
+  test('the health document names the key that signs', async () => {
+    assert.equal((await stack.health()).assertion_kid, key.publicJwk.kid);
   });
 
   test('what make assertion-jwks prints is what the gateway publishes', async () => {
