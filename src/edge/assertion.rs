@@ -1,7 +1,8 @@
 //! The signed identity assertion's I/O: the signing key imported into WebCrypto once per
 //! isolate (checked by a sign-and-verify probe, so a key whose public part does not match
-//! fails before any request is forwarded), one ECDSA signature per forwarded request on a
-//! token-protected route, and the published key document. What is signed, and when, is
+//! fails before any request is forwarded) and the published key document. The one ECDSA
+//! signature per forwarded request on a token-protected route is made inside the forward
+//! call (`headers.js`), so signing costs no extra crossing or promise hop. What is signed, and when, is
 //! `crate::assertion`'s.
 
 use std::cell::RefCell;
@@ -23,8 +24,6 @@ use super::respond;
 extern "C" {
     #[wasm_bindgen(js_name = importEs256SigningKey, catch)]
     fn import_es256_signing_key(d: &str, x: &str, y: &str) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_name = signEs256, catch)]
-    fn sign_es256(key: &JsValue, signing_input: &str) -> Result<Promise, JsValue>;
 }
 
 /// Everything the isolate keeps for the assertion (built once, with the `Isolate`).
@@ -83,14 +82,13 @@ impl Signer {
         result
     }
 
-    /// The compact JWS for `signing_input` (one crossing, one WebCrypto signature).
-    pub async fn sign(&self, signing_input: &str) -> Result<String, String> {
-        let key = match self.imported.borrow().as_ref() {
-            Some(Ok(key)) => key.clone(),
-            _ => return Err("the signing key is not imported".into()),
-        };
-        let signed = async { JsFuture::from(sign_es256(&key, signing_input)?).await };
-        signed.await.map_err(|err| describe(&err))?.as_string().ok_or_else(|| "WebCrypto returned no signature".to_string())
+    /// The imported `CryptoKey` (after [`ready`](Self::ready)); the signature itself is
+    /// made in the same call that forwards the request (`headers.js` `forward`).
+    pub fn key(&self) -> Option<JsValue> {
+        match self.imported.borrow().as_ref() {
+            Some(Ok(key)) => Some(key.clone()),
+            _ => None,
+        }
     }
 
     /// The `kid` of the key that signs (the health document shows it: which key a rotation

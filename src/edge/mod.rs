@@ -301,9 +301,10 @@ async fn forward_to_origin(
     principal: Option<Principal>,
 ) -> Result<(Response, Outcome)> {
     let started = now_ms();
+    // The assertion's signing input and key; the signature is made in the forward call.
     let assertion = match &isolate.assertion {
         None => None,
-        Some(signer) => match sign_assertion(signer, isolate, context, route, &forwarding, principal.as_ref()).await {
+        Some(signer) => match assertion_input(signer, isolate, context, route, &forwarding, principal.as_ref()) {
             Ok(assertion) => assertion,
             Err(refusal) => {
                 let mut outcome = Outcome::refused(refusal.reason, Some(route));
@@ -318,7 +319,7 @@ async fn forward_to_origin(
         origin_secret: isolate.origin_secret.as_deref(),
         ids: &context.ids,
         gateway_cors: route.cors.is_some(),
-        assertion: assertion.as_ref().map(|value| (isolate.assertion.as_ref().map_or("", |s| s.header.as_str()), value.as_str())),
+        assertion: assertion.as_ref().map(|(key, header, input)| (key, *header, input.as_str())),
     };
     // The relayed answer's headers, applied in the same call that fetches it.
     let mut response_edits = isolate.security_headers.relayed().to_string();
@@ -344,17 +345,19 @@ async fn forward_to_origin(
     Ok((context.refuse(&refusal)?, outcome))
 }
 
-/// The signed assertion for this forwarded request (None on public routes); a signing
-/// failure refuses the request (fail closed: nothing unsigned is forwarded).
-async fn sign_assertion(
-    signer: &assertion::Signer,
+/// What the forward call needs to sign this request's assertion: the imported key, the
+/// header and the signing input (None on public routes). No key (the import failed, which
+/// `Signer::ready` already refused) refuses the request: nothing unsigned is forwarded.
+fn assertion_input<'s>(
+    signer: &'s assertion::Signer,
     isolate: &Isolate,
     context: &RequestContext,
     route: &Route,
     forwarding: &Forwarding<'_>,
     principal: Option<&Principal>,
-) -> std::result::Result<Option<String>, Refusal> {
+) -> std::result::Result<Option<(worker::wasm_bindgen::JsValue, &'s str, String)>, Refusal> {
     let Some(principal) = principal else { return Ok(None) };
+    let key = signer.key().ok_or_else(|| Refusal::new(Reason::InternalError, "the gateway could not sign the identity assertion"))?;
     let target = isolate.config.origin.request_target(forwarding.path.as_str(), forwarding.query);
     let request = crate::assertion::BoundRequest {
         method: forwarding.method,
@@ -364,12 +367,7 @@ async fn sign_assertion(
     };
     let mut entropy = [0u8; 16];
     entropy.copy_from_slice(&random_bytes()[..16]);
-    let Some(input) = signer.builder.for_request(Some(principal), request, now_seconds(), entropy) else { return Ok(None) };
-    signer
-        .sign(&input)
-        .await
-        .map(Some)
-        .map_err(|why| Refusal::new(Reason::InternalError, "the gateway could not sign the identity assertion").with_internal(why))
+    Ok(signer.builder.for_request(Some(principal), request, now_seconds(), entropy).map(|input| (key, signer.header.as_str(), input)))
 }
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.

@@ -12,7 +12,6 @@ use worker::Result;
 use super::js::{self, string_array, string_set};
 use crate::config::Config;
 use crate::forward::{origin_request_edits, RequestHeaderFilter};
-use crate::gateway::HeaderEdit;
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
 use crate::request_id::RequestIds;
@@ -59,8 +58,9 @@ pub struct OriginExtras<'a> {
     pub ids: &'a RequestIds,
     /// The route has a CORS policy: the origin's `Access-Control-*` headers are dropped.
     pub gateway_cors: bool,
-    /// The signed identity assertion: (header name, compact JWS).
-    pub assertion: Option<(&'a str, &'a str)>,
+    /// The signed identity assertion to sign and set in the same call: (the imported key,
+    /// header name, JWS signing input).
+    pub assertion: Option<(&'a JsValue, &'a str, &'a str)>,
 }
 
 /// Forwards to the origin at the normalized `path` (the one the route matched) and relays
@@ -87,10 +87,9 @@ pub async fn forward(
         }
         None => &lists.request,
     };
-    let mut edits = origin_request_edits(extra.principal, extra.origin_secret, extra.ids);
-    if let Some((header, assertion)) = extra.assertion {
-        edits.push(HeaderEdit::set(header.to_string(), assertion));
-    }
+    let edits = origin_request_edits(extra.principal, extra.origin_secret, extra.ids);
+    let undefined = JsValue::UNDEFINED;
+    let (sign_key, sign_header, signing_input) = extra.assertion.unwrap_or((&undefined, "", ""));
     let response_prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
     let promise = js::forward(
         request,
@@ -102,6 +101,9 @@ pub async fn forward(
         response_prefixes,
         response_edits,
         u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX),
+        sign_key,
+        sign_header,
+        signing_input,
     );
     let outcome = JsFuture::from(promise).await.map_err(|err| worker::Error::from(describe(&err)))?;
     Ok(match outcome.as_string() {
