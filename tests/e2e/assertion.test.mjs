@@ -4,12 +4,17 @@
 // jose and refuses forgeries, replays, other URLs and methods, expired assertions and key
 // confusion; a bad signing key fails closed, naming the secret.
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, importJWK } from 'jose';
 import { generateAssertionKey, jwksOf, thumbprint } from '../../dev/assertion-key.mjs';
 import { startExampleOrigin } from '../../examples/origin/server.mjs';
 import { assertRefused, rawRequest } from '../support/assertions.mjs';
+import { ROOT } from '../../dev/wrangler.mjs';
 import { DAEMON_CLIENT_ID, startStack } from '../support/stack.mjs';
 
 const ISSUER = 'https://gateway.contoso.test';
@@ -310,6 +315,32 @@ describe('configuration', () => {
       assert.equal(broken.origin.requests.length, 0);
     } finally {
       await broken.stop();
+    }
+  });
+});
+
+describe('make assertion-key and make assertion-jwks', () => {
+  test('writes a private key only its owner can read, never over another, and prints the secret put line and its JWKS', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-assertion-key-'));
+    try {
+      const file = path.join(dir, 'key.json');
+      const script = path.join(ROOT, 'dev', 'assertion-key.mjs');
+      const output = execFileSync(process.execPath, [script, '--out', file], { encoding: 'utf8' });
+      const jwk = JSON.parse(fs.readFileSync(file, 'utf8'));
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.equal(jwk.kid, thumbprint(jwk));
+      assert.match(output, new RegExp(`npx wrangler secret put ASSERTION_SIGNING_KEY < ${file}`));
+      assert.ok(!output.includes(jwk.d), 'the private key is not printed');
+      assert.ok(output.includes(`kid = "${jwk.kid}"`), 'the TOML line for additional_public_keys');
+      const again = spawnSync(process.execPath, [script, '--out', file], { encoding: 'utf8' });
+      assert.equal(again.status, 2);
+      assert.match(again.stderr, /exists/);
+      assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), jwk, 'the key was not overwritten');
+      const printed = JSON.parse(execFileSync(process.execPath, [script, '--jwks', file], { encoding: 'utf8' }));
+      assert.deepEqual(printed, jwksOf([jwk]));
+      assert.equal(printed.keys[0].d, undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
