@@ -8,9 +8,9 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
              WASM_OPT_BIN=$(CURDIR)/scripts/wasm-opt \
              ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
 
-SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench clean
+.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench clean assertion-key assertion-jwks
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
@@ -24,6 +24,8 @@ help:
 	@echo "make explain TOKEN=… | TOKEN=- | TOKEN_FILE=path [ROUTE=\"GET /api/orders\"] [CONFIG=wrangler.toml] [ENV=name] [JWKS=file] [SKIP_SIGNATURE=1] [AT=time] [JSON=1]"
 	@echo "             why the gateway accepts or refuses a token (the worker's own checks; never prints the token)"
 	@echo "make deploy [ENV=name]   check the configuration strictly, build, and wrangler deploy (top level unless ENV)"
+	@echo "make assertion-key [OUT=file]   new ES256 key for the signed identity assertion (prints the wrangler secret put line and the JWKS)"
+	@echo "make assertion-jwks KEY=file [MORE='file …']   the assertion JWKS for these keys (for origins that cannot fetch it)"
 
 tools:
 	@scripts/ensure-tools.sh
@@ -75,6 +77,13 @@ deploy: build
 	$(CHECKER_NOTE)
 	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) --env "$(ENV)" --strict
 	npx wrangler deploy --config $(CONFIG) --env="$(ENV)" $(if $(DRY_RUN),--dry-run --outdir dist)
+
+assertion-key:
+	@node dev/assertion-key.mjs $(if $(OUT),--out $(OUT))
+
+assertion-jwks:
+	@test -n "$(KEY)" || { echo "make assertion-jwks: KEY=file (the private or public JWK the secret holds) is required" >&2; exit 2; }
+	@node dev/assertion-key.mjs --jwks $(KEY) $(MORE)
 
 bench: build
 	node bench/run.mjs

@@ -1,4 +1,4 @@
-// `node --experimental-websocket bench/profile.mjs [repeated|distinct|nocache|public]`: a V8 CPU
+// `node --experimental-websocket bench/profile.mjs [repeated|distinct|nocache|public|assertion]`: a V8 CPU
 // profile of entra-edge under plain workerd while wrk drives it, printed as the functions
 // with the most self time. Build without stripping names first for readable wasm frames:
 //   KEEP_WASM_NAMES=1 make -B build/index.js
@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { generateAssertionKey } from '../dev/assertion-key.mjs';
 import { startAuthority } from '../dev/authority.mjs';
 import { startOrigin } from '../dev/origin.mjs';
 import { API_CLIENT_ID, DEMO_TENANT } from '../dev/demo.mjs';
@@ -19,7 +20,7 @@ const authority = await startAuthority();
 const origin = await startOrigin();
 origin.record = false;
 const mint = () => authority.mint({ tenant: DEMO_TENANT, audience: API_CLIENT_ID, scopes: ['Orders.Read'], lifetime: 7200 });
-const tokens = mode === 'repeated' ? [mint()] : Array.from({ length: 1000 }, mint);
+const tokens = mode === 'repeated' || mode === 'assertion' ? [mint()] : Array.from({ length: 1000 }, mint);
 const tokensFile = path.join(work, 'tokens.txt');
 fs.writeFileSync(tokensFile, tokens.join('\n') + '\n');
 const inspectorPort = await freePort();
@@ -30,7 +31,9 @@ const server = await startWorkerd({
     { name: 'index.js', file: path.join(ROOT, 'build', 'index.js'), type: 'esModule' },
     { name: 'index_bg.wasm', file: path.join(ROOT, 'build', 'index_bg.wasm'), type: 'wasm' },
   ],
-  json: { ENTRA_EDGE: { origin: origin.url, authority: authority.url, tenants: [DEMO_TENANT], audiences: [API_CLIENT_ID], routes: [{ path: '/**', public: mode === 'public' }], log_level: 'off', token_cache_size: mode === 'nocache' ? 0 : 4096 } },
+  json: { ENTRA_EDGE: { origin: origin.url, authority: authority.url, tenants: [DEMO_TENANT], audiences: [API_CLIENT_ID], routes: [{ path: '/**', public: mode === 'public' }], log_level: 'off', token_cache_size: mode === 'nocache' ? 0 : 4096, ...(mode === 'assertion' ? { assertion: {} } : {}) } },
+  // `assertion`: the repeated token with the signed identity assertion on.
+  text: mode === 'assertion' ? { ASSERTION_SIGNING_KEY: JSON.stringify(generateAssertionKey().privateJwk) } : {},
 });
 await fetch(`${server.url}/api/orders`, { headers: { authorization: `Bearer ${tokens[0]}` } });
 

@@ -8,7 +8,7 @@
 //
 // Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WARMUP (2),
 // BENCH_BASELINE (a build/ folder of another revision: adds its rows, to measure a change in
-// one run), BENCH_RUNS (3), BENCH_ONLY (substrings, comma-separated: run only rows containing one of them).
+// one run), BENCH_RUNS (3), BENCH_ONLY (substrings separated by `|`: run only matching rows).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
+import { generateAssertionKey } from '../dev/assertion-key.mjs';
 import { startAuthority } from '../dev/authority.mjs';
 import { API_CLIENT_ID, DEMO_TENANT } from '../dev/demo.mjs';
 import { ROOT, startWrangler, writeTestConfig } from '../dev/wrangler.mjs';
@@ -143,15 +144,17 @@ async function main() {
     text: { MODE: mode, ORIGIN: origin.url },
   });
 
+  const assertionSecret = { ASSERTION_SIGNING_KEY: JSON.stringify(generateAssertionKey().privateJwk) };
   const workers = {
     passthrough: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'passthrough.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
     hygiene: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'hygiene-worker.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
-    edge: (extra) => ({
+    edge: (extra, secrets = {}) => ({
       modules: [
         { name: 'index.js', file: path.join(ROOT, 'build', 'index.js'), type: 'esModule' },
         { name: 'index_bg.wasm', file: path.join(ROOT, 'build', 'index_bg.wasm'), type: 'wasm' },
       ],
       json: { ENTRA_EDGE: edgeConfig(extra) },
+      text: secrets,
     }),
     baseline: (extra) => ({
       modules: [
@@ -159,6 +162,7 @@ async function main() {
         { name: 'index_bg.wasm', file: path.join(process.env.BENCH_BASELINE, 'index_bg.wasm'), type: 'wasm' },
       ],
       json: { ENTRA_EDGE: edgeConfig(extra) },
+      text: secrets,
     }),
     jose: { modules: [{ name: 'worker.js', file: joseBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
     joseHygiene: { modules: [{ name: 'worker.js', file: joseHygieneBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
@@ -175,6 +179,9 @@ async function main() {
     { row: 'entra-edge, one repeated token', worker: workers.edge({}), tokens: one },
     { row: `entra-edge, ${DISTINCT} distinct tokens`, worker: workers.edge({}), tokens: many },
     { row: `entra-edge, ${DISTINCT} distinct tokens, token cache off`, worker: workers.edge({ token_cache_size: 0 }), tokens: many },
+    // The signed identity assertion on: one ES256 signature (WebCrypto) per forwarded request.
+    { row: 'entra-edge, one repeated token, signed assertion', worker: workers.edge({ assertion: {} }, assertionSecret), tokens: one },
+    { row: `entra-edge, ${DISTINCT} distinct tokens, signed assertion`, worker: workers.edge({ assertion: {} }, assertionSecret), tokens: many },
     { row: 'jose JS worker, one repeated token', worker: workers.jose, tokens: one },
     { row: `jose JS worker, ${DISTINCT} distinct tokens`, worker: workers.jose, tokens: many },
     { row: `jose JS worker + the same hygiene (like-for-like peer), ${DISTINCT} distinct tokens`, worker: workers.joseHygiene, tokens: many },
@@ -194,8 +201,7 @@ async function main() {
     { row: 'breakdown: entra-edge, answered at the edge (404, no origin call)', worker: workers.edge({ routes: [{ path: '/elsewhere' }] }), tokens: one, expectErrors: true },
   ];
 
-  const only = ONLY ? ONLY.split(',').map((s) => s.trim()).filter(Boolean) : [];
-  const scenarios = allScenarios.filter((s, i) => i === 0 || only.length === 0 || only.some((o) => s.row.includes(o)));
+  const scenarios = allScenarios.filter((s, i) => i === 0 || !ONLY || ONLY.split('|').some((only) => s.row.includes(only)));
   const results = [];
   for (const [i, s] of scenarios.entries()) {
     const runs = [];

@@ -5,6 +5,9 @@
 // ORIGIN_PORT (8791). The authority's signing key and the gateway's KV / Durable Object state
 // live in .dev/, so tokens minted earlier (make token) and cached keys survive a restart.
 // Secrets for the gateway (ORIGIN_SECRET) come from .dev.vars, as with any wrangler project.
+// With [env.dev.vars.ENTRA_EDGE.assertion], the assertion's signing key is .dev/assertion-key.json
+// (generated on first use; an ASSERTION_SIGNING_KEY in .dev.vars wins), and the example origin
+// verifies the gateway's signed assertion with its public key.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -13,7 +16,8 @@ import { startAuthority } from './authority.mjs';
 import { startExampleOrigin } from '../examples/origin/server.mjs';
 import { ROOT, startWrangler } from './wrangler.mjs';
 import { API_CLIENT_ID, DAEMON_CLIENT_ID, DEMO_TENANT } from './demo.mjs';
-import { DEV_DIR, KEY_FILE } from './token-key.mjs';
+import { ASSERTION_KEY_FILE, DEV_DIR, KEY_FILE } from './token-key.mjs';
+import { generateAssertionKey, jwksOf } from './assertion-key.mjs';
 
 const DEFAULTS = { gateway: 8787, authority: 8790, origin: 8791 };
 const port = (name, fallback) => {
@@ -91,20 +95,52 @@ function devConfig() {
   const file = path.join(DEV_DIR, 'wrangler.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
-  return file;
+  return { file, entraEdge };
+}
+
+/**
+ * The signed assertion under make dev: the gateway's secrets file (.dev.vars plus the dev
+ * signing key, unless .dev.vars has its own) and what the example origin verifies with.
+ */
+function devAssertion(entraEdge, devVars, devVarsFile) {
+  const settings = entraEdge.assertion;
+  if (!settings) return { envFile: fs.existsSync(devVarsFile) ? devVarsFile : undefined };
+  let secret = devVars.ASSERTION_SIGNING_KEY;
+  if (!secret) {
+    if (!fs.existsSync(ASSERTION_KEY_FILE)) {
+      fs.mkdirSync(DEV_DIR, { recursive: true });
+      fs.writeFileSync(ASSERTION_KEY_FILE, JSON.stringify(generateAssertionKey().privateJwk) + '\n', { mode: 0o600 });
+    }
+    secret = fs.readFileSync(ASSERTION_KEY_FILE, 'utf8').trim();
+  }
+  const envFile = path.join(DEV_DIR, 'dev.vars');
+  const own = fs.existsSync(devVarsFile) ? fs.readFileSync(devVarsFile, 'utf8') : '';
+  const line = devVars.ASSERTION_SIGNING_KEY ? '' : `\nASSERTION_SIGNING_KEY='${secret}'\n`;
+  fs.writeFileSync(envFile, own + line, { mode: 0o600 });
+  return {
+    envFile,
+    verifier: {
+      jwks: jwksOf([JSON.parse(secret), ...(settings.additional_public_keys ?? [])]),
+      issuer: settings.issuer ?? 'entra-edge',
+      audience: settings.audience ?? entraEdge.origin.replace(/\/$/, ''),
+      header: settings.header?.toLowerCase(),
+    },
+  };
 }
 
 const devVarsFile = path.join(ROOT, '.dev.vars');
 const devVars = readDevVars(devVarsFile);
+const dev = devConfig();
+const assertion = devAssertion(dev.entraEdge, devVars, devVarsFile);
 const authority = await startAuthority(ports.authority, { keyFile: KEY_FILE });
-const origin = await startExampleOrigin(ports.origin, { originSecret: devVars.ORIGIN_SECRET });
+const origin = await startExampleOrigin(ports.origin, { originSecret: devVars.ORIGIN_SECRET, assertion: assertion.verifier });
 let gateway;
 try {
   gateway = await startWrangler({
-    config: devConfig(),
+    config: dev.file,
     port: ports.gateway,
     persistTo: path.join(DEV_DIR, 'state'),
-    extraArgs: fs.existsSync(devVarsFile) ? ['--env-file', devVarsFile] : [],
+    extraArgs: assertion.envFile ? ['--env-file', assertion.envFile] : [],
     timeoutMs: 600_000,
     echo: true,
   });
@@ -124,7 +160,8 @@ console.log(`
 entra-edge is running:
   gateway          ${gateway.url}
   local authority  ${authority.url}
-  example origin   ${origin.url}${devVars.ORIGIN_SECRET ? '   (requires the ORIGIN_SECRET from .dev.vars)' : ''}
+  example origin   ${origin.url}${devVars.ORIGIN_SECRET ? '   (requires the ORIGIN_SECRET from .dev.vars)' : ''}${assertion.verifier ? `
+                   verifies the gateway's signed identity assertion (keys: ${gateway.url}${dev.entraEdge.assertion.jwks_path ?? '/.well-known/entra-edge-assertion-keys'})` : ''}
 
 A valid token (v2, delegated, scope Orders.Read, valid 1 hour) on the read-orders route — the origin answers:
 

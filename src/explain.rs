@@ -304,6 +304,10 @@ where
                     checks.push("route", Outcome::Pass, None, "the RFC 9728 protected-resource metadata: answered without a token");
                     return finish(out, checks, Ok(()), skip, &context);
                 }
+                Start::AssertionKeys => {
+                    checks.push("route", Outcome::Pass, None, "the signed assertion's public keys: answered without a token");
+                    return finish(out, checks, Ok(()), skip, &context);
+                }
                 // Not without `Origin` and `Access-Control-Request-Method`, which explain never sends.
                 Start::Preflight { .. } => {
                     checks.push("route", Outcome::Pass, None, "a CORS preflight, answered at the edge without a token");

@@ -3,7 +3,7 @@
 //! driver moves bytes).
 //!
 //! ```text
-//! start(head)                      → Health | Preflight | Refuse | Admit{route, params, path}
+//! start(head)                      → Health | AssertionKeys | Preflight | Refuse | Admit{route, params, path}
 //! admit: authenticate (shell I/O)  → authorize(route, authentication)      → principal, refusal
 //!        rate_limit_check(...)     → None | Some(limit, bucket)            (only if nothing refused)
 //!        limiter (shell I/O)       → after_limiter(limit, verdict)         → refusal?, header edits
@@ -69,6 +69,9 @@ pub enum Start<'c> {
     /// The RFC 9728 protected-resource metadata document (before routing, without a
     /// token): 200 with the document, or 204 to a CORS preflight.
     ResourceMetadata { resource: &'c ProtectedResource, preflight: bool },
+    /// The signed assertion's public keys (`assertion.jwks_path`; answered before routing,
+    /// without a token).
+    AssertionKeys,
     /// A CORS preflight answered at the edge: 204 with these headers.
     Preflight { route: &'c Route, headers: Vec<HeaderEdit> },
     /// Refused before any token is looked at (bad path, no route, preflight denied).
@@ -114,6 +117,11 @@ pub fn start<'c>(config: &'c Config, head: RequestHead<'_>) -> Start<'c> {
                 route: None,
             },
         };
+    }
+    if let Some(assertion) = &config.assertion {
+        if assertion.jwks_path.as_deref() == Some(path.as_str()) && (method == "GET" || method == "HEAD") {
+            return Start::AssertionKeys;
+        }
     }
     if method == "OPTIONS" {
         if let (Some(origin), Some(requested)) = (head.origin, head.access_control_request_method) {
@@ -365,6 +373,24 @@ mod tests {
         assert_eq!(start(&config, head("GET", "/.well-known/entra-edge/health")), Start::Health);
         assert_eq!(start(&config, head("HEAD", "/.well-known//entra-edge/health")), Start::Health);
         assert_eq!(refusal_of(start(&config, head("POST", "/.well-known/entra-edge/health"))), Reason::RouteNotFound);
+    }
+
+    #[test]
+    fn the_assertion_keys_are_answered_before_routing_only_when_the_assertion_is_on() {
+        let mut config = demo();
+        assert_eq!(refusal_of(start(&config, head("GET", "/.well-known/entra-edge-assertion-keys"))), Reason::RouteNotFound);
+        config.assertion = Config::from_json(
+            &serde_json::json!({
+                "origin": "https://api.contoso.com", "tenants": [TENANT], "audiences": ["api://orders"],
+                "routes": [{ "path": "/**" }], "assertion": {},
+            })
+            .to_string(),
+        )
+        .unwrap()
+        .assertion;
+        assert_eq!(start(&config, head("GET", "/.well-known/entra-edge-assertion-keys")), Start::AssertionKeys);
+        assert_eq!(start(&config, head("HEAD", "/.well-known//entra-edge-assertion-keys")), Start::AssertionKeys);
+        assert_eq!(refusal_of(start(&config, head("POST", "/.well-known/entra-edge-assertion-keys"))), Reason::RouteNotFound);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access_log;
+pub mod assertion;
 pub mod bindings;
 pub mod claim_rules;
 pub mod claims;

@@ -204,3 +204,24 @@ fn request_ids_never_panic() {
         assert!(ids.request_id.bytes().all(|b| b.is_ascii_graphic()));
     }
 }
+
+#[test]
+fn assertion_keys_and_settings_never_panic() {
+    use entra_edge::assertion::SigningKey;
+    let mut rng = Rng(8);
+    // RFC 7515 Appendix A.3's P-256 key.
+    let secret = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    assert!(SigningKey::parse(secret).is_ok());
+    let config = json!({
+        "origin": "https://api.example.com", "tenants": [TENANT], "audiences": [CLIENT_ID], "routes": [{ "path": "/**" }],
+        "assertion": { "issuer": "gw", "lifetime_seconds": 60, "header": "x-a", "jwks_path": "/k",
+                       "additional_public_keys": [{ "kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] },
+    })
+    .to_string();
+    assert!(Config::from_json(&config).is_ok());
+    for _ in 0..ROUNDS {
+        let _ = SigningKey::parse(&rng.mutate(secret));
+        let _ = SigningKey::parse(&rng.tricky(120));
+        let _ = Config::from_json(&rng.mutate(&config));
+    }
+}

@@ -8,13 +8,82 @@
 // - Per-user data is keyed by (tenant id, object id): `oid` is stable across apps within a
 //   tenant, and `tid` keeps tenants apart (a user id alone is not unique across tenants).
 //
+// - With the signed identity assertion on (the gateway's [assertion] table; `make dev` turns
+//   it on), the caller comes ONLY from the `x-entra-edge-assertion` JWS, verified with a
+//   standard JWT library (jose): ES256 only, the gateway's public keys, issuer, audience,
+//   explicit type, lifetime, the method and request-target of THIS request, and each `jti`
+//   accepted once. A request without one is anonymous (a public route); `/api/*` then
+//   needs a verified caller. The `x-entra-*` headers are shown, never believed.
+//
 // `make dev` runs it as the demo origin. Run it alone: `node examples/origin/server.mjs`
-// (PORT, ORIGIN_SECRET from the environment).
+// (PORT, ORIGIN_SECRET; for the assertion ASSERTION_JWKS_URL — the gateway's
+// /.well-known/entra-edge-assertion-keys — or ASSERTION_JWKS_FILE, plus ASSERTION_ISSUER and
+// ASSERTION_AUDIENCE, from the environment).
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import express from 'express';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+
+/** The assertion's JWS type (the gateway's `typ`). */
+export const ASSERTION_TYPE = 'entra-edge-assertion+jwt';
+
+/**
+ * A verifier of the gateway's signed identity assertion (README "Signed identity assertion").
+ * `jwks` (a JWKS object) or `jwksUrl` (the gateway's key document), `issuer`, `audience`.
+ * Returns `async (req) => claims | null` (null: no assertion, an anonymous request); throws
+ * an Error whose message says why an assertion is refused.
+ */
+export function assertionVerifier({ jwks, jwksUrl, issuer, audience, header = 'x-entra-edge-assertion', maxLifetimeSeconds = 300, clockToleranceSeconds = 5 }) {
+  if (!issuer || !audience || !(jwks || jwksUrl)) throw new Error('assertionVerifier needs issuer, audience and jwks or jwksUrl');
+  const keys = jwks ? createLocalJWKSet(jwks) : createRemoteJWKSet(new URL(jwksUrl));
+  // Replay window: each jti is accepted once until its assertion expires (one process; an
+  // origin with several instances keeps this in a shared store, e.g. Redis SET NX EX).
+  const seen = new Map(); // jti → expiry (Unix seconds), in insertion (≈ expiry) order
+  return async function verify(req) {
+    const token = req.get(header);
+    if (token === undefined) return null;
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: ['ES256'], // never `none`, never HS256 keyed with the public key
+      typ: ASSERTION_TYPE,
+      issuer,
+      audience,
+      clockTolerance: clockToleranceSeconds,
+      requiredClaims: ['iat', 'exp', 'jti', 'htm', 'target', 'tid', 'sub'],
+    });
+    if (payload.exp - payload.iat > maxLifetimeSeconds) throw new Error('the assertion lives too long');
+    // The binding: the method and the request-target exactly as this server received them
+    // (Node's req.url / Express's originalUrl is the request line's target, path and query).
+    if (payload.htm !== req.method) throw new Error('the assertion was issued for another method');
+    if (payload.target !== req.originalUrl) throw new Error('the assertion was issued for another URL');
+    const now = Math.floor(Date.now() / 1000);
+    for (const [jti, expiry] of seen) {
+      if (expiry >= now) break;
+      seen.delete(jti);
+    }
+    if (seen.has(payload.jti)) throw new Error('the assertion was already used (replay)');
+    seen.set(payload.jti, payload.exp + clockToleranceSeconds);
+    return payload;
+  };
+}
+
+/** The verified caller, from the gateway's signed assertion (README "Signed identity assertion"). */
+export function callerFromAssertion(claims) {
+  return {
+    tenantId: claims.tid,
+    objectId: claims.oid ?? null,
+    subject: claims.sub,
+    clientId: claims.azp,
+    scopes: (claims.scp ?? '').split(' ').filter(Boolean),
+    roles: claims.roles ?? [],
+    kind: claims.idtyp === 'app' ? 'app' : 'delegated',
+    version: claims.ver,
+    expires: claims.token_exp,
+  };
+}
 
 /** The verified caller, as the gateway describes it (see README "What the origin receives"). */
 export function callerOf(req) {
+  if (req.assertion !== undefined) return req.assertion && callerFromAssertion(req.assertion);
   const list = (name) => (req.get(name) ?? '').split(' ').filter(Boolean);
   if (!req.get('x-entra-tenant-id')) return null; // a public route: no identity
   return {
@@ -38,7 +107,11 @@ export function secretMatches(presented, expected) {
   return presented !== undefined && crypto.timingSafeEqual(digest(presented), digest(expected));
 }
 
-export function createApp({ originSecret } = {}) {
+/**
+ * `originSecret`: require the gateway's `x-entra-edge-secret`. `assertion`: the options of
+ * `assertionVerifier` (identity then comes only from the verified assertion).
+ */
+export function createApp({ originSecret, assertion } = {}) {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '100kb' }));
@@ -50,6 +123,21 @@ export function createApp({ originSecret } = {}) {
     });
   }
 
+  if (assertion) {
+    const verify = assertionVerifier(assertion);
+    app.use(async (req, res, next) => {
+      try {
+        req.assertion = await verify(req); // claims, or null: anonymous
+      } catch (err) {
+        return res.status(401).json({ error: 'assertion_invalid', message: String(err?.message ?? err) });
+      }
+      if (req.assertion === null && req.path.startsWith('/api/')) {
+        return res.status(401).json({ error: 'assertion_required', message: 'this API needs the gateway\'s signed identity assertion' });
+      }
+      next();
+    });
+  }
+
   // Orders of each user, keyed by (tid, oid).
   const orders = new Map();
   const ordersOf = (caller) => {
@@ -57,7 +145,7 @@ export function createApp({ originSecret } = {}) {
     if (!orders.has(key)) orders.set(key, []);
     return orders.get(key);
   };
-  const identity = (req) => Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith('x-entra-') && name !== 'x-entra-edge-secret'));
+  const identity = (req) => Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith('x-entra-') && name !== 'x-entra-edge-secret' && name !== 'x-entra-edge-assertion'));
   // received_headers: every header name that arrived, so you can see what the gateway let through.
   const answer = (req, res, extra = {}) =>
     res.json({
@@ -66,6 +154,7 @@ export function createApp({ originSecret } = {}) {
       path: req.originalUrl,
       identity: identity(req),
       received_headers: Object.keys(req.headers).sort(),
+      ...(req.assertion ? { assertion: { verified: true, jti: req.assertion.jti, route: req.assertion.route, scp: req.assertion.scp ?? null, roles: req.assertion.roles ?? [] } } : {}),
       ...extra,
     });
 
@@ -110,6 +199,15 @@ export async function startExampleOrigin(port = 0, options = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const origin = await startExampleOrigin(Number(process.env.PORT ?? 8791), { originSecret: process.env.ORIGIN_SECRET });
-  console.log(`example origin on ${origin.url}${process.env.ORIGIN_SECRET ? ' (requires x-entra-edge-secret)' : ''}`);
+  const env = process.env;
+  const assertion = env.ASSERTION_JWKS_URL || env.ASSERTION_JWKS_FILE
+    ? {
+      jwksUrl: env.ASSERTION_JWKS_URL,
+      jwks: env.ASSERTION_JWKS_FILE ? JSON.parse(fs.readFileSync(env.ASSERTION_JWKS_FILE, 'utf8')) : undefined,
+      issuer: env.ASSERTION_ISSUER ?? 'entra-edge',
+      audience: env.ASSERTION_AUDIENCE,
+    }
+    : undefined;
+  const origin = await startExampleOrigin(Number(env.PORT ?? 8791), { originSecret: env.ORIGIN_SECRET, assertion });
+  console.log(`example origin on ${origin.url}${env.ORIGIN_SECRET ? ' (requires x-entra-edge-secret)' : ''}${assertion ? ' (verifies the signed assertion)' : ''}`);
 }

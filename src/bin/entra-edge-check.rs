@@ -309,6 +309,17 @@ scopes = ["A"]
     }
 
     #[test]
+    fn the_assertion_table_is_checked_with_lines() {
+        let text =
+            format!("{VALID}\n[vars.ENTRA_EDGE.assertion]\nlifetime_seconds = 3600\nadditional_public_keys = [{{ kty = \"RSA\" }}]\n");
+        let problems = check_toml(&text, None).unwrap();
+        let found: Vec<_> = problems.iter().map(|p| (p.field.as_str(), p.line)).collect();
+        assert_eq!(found, [("ENTRA_EDGE.assertion.lifetime_seconds", 21), ("ENTRA_EDGE.assertion.additional_public_keys[0]", 22)]);
+        let fine = format!("{VALID}\n[vars.ENTRA_EDGE.assertion]\nissuer = \"https://api.contoso.com\"\n");
+        assert_eq!(check_toml(&fine, None).unwrap(), vec![]);
+    }
+
+    #[test]
     fn shadowed_route_points_at_the_later_route() {
         let text = VALID.replace("path = \"/health\"\npublic = true", "path = \"/**\"");
         let problems = check_toml(&text, None).unwrap();

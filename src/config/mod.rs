@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+mod assertion;
 mod checks;
 mod cors;
 mod keys;
@@ -18,6 +19,7 @@ mod security_headers;
 pub use checks::is_header_name;
 pub use problems::{ConfigError, Field, Problems, Segment};
 
+use crate::assertion::AssertionSettings;
 use crate::forward::IdentityHeaderPolicy;
 use crate::route::RouteTable;
 use crate::security_headers::SecurityHeaders;
@@ -56,6 +58,17 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The request-target the origin receives for a request path and optional query
+    /// (RFC 9112 §3.2.1 origin-form: the origin's path prefix, the path, `?query`): what
+    /// the signed assertion binds (`target`). Equal to the path and query of
+    /// [`url_for`](Self::url_for).
+    pub fn request_target(&self, path: &str, query: Option<&str>) -> String {
+        let url = self.url_for(path, query);
+        // `base` is `scheme://host[:port][/prefix]`: the target starts at the first `/` after `://`.
+        let authority_start = url.find("://").map_or(0, |i| i + 3);
+        url[authority_start..].find('/').map_or_else(|| "/".to_string(), |i| url[authority_start + i..].to_string())
+    }
+
     /// The origin URL for a request path (which starts with `/`) and optional query.
     pub fn url_for(&self, path: &str, query: Option<&str>) -> String {
         let mut url = String::with_capacity(self.base.len() + path.len() + 1);
@@ -163,6 +176,8 @@ pub struct Config {
     pub protected_resource: Option<crate::resource_metadata::ProtectedResource>,
     /// Every claim some route's claim rules name (what verification keeps of a token).
     pub claim_names: Vec<String>,
+    /// The signed identity assertion to the origin (`[assertion]`; None: off).
+    pub assertion: Option<AssertionSettings>,
 }
 
 /// The rules a token is checked against (what `token.rs` and `verify.rs` need of the
@@ -338,6 +353,8 @@ struct RawConfig {
     log_user_ids: UserIdForm,
     routes: Vec<RawRoute>,
     protected_resource: Option<protected_resource::RawProtectedResource>,
+    #[serde(default)]
+    assertion: Option<assertion::RawAssertion>,
 }
 
 fn default_authority() -> String {
@@ -472,6 +489,19 @@ impl RawConfig {
             }
             _ => None,
         };
+        let assertion =
+            self.assertion.map(|raw| raw.build(&Field::root().key("assertion"), &self.origin, health_path.as_deref(), &mut problems));
+        if let (Some(settings), Some(resource)) = (&assertion, &protected_resource) {
+            if settings.jwks_path.as_deref().is_some_and(|path| resource.serves(path)) {
+                problems
+                    .add(&Field::root().key("assertion").key("jwks_path"), "is a path of the protected-resource metadata; choose another");
+            }
+        }
+        // A client-sent copy of the assertion header never reaches the origin, whatever its name.
+        let mut extra_identity_headers = self.extra_identity_headers;
+        if let Some(settings) = &assertion {
+            extra_identity_headers.push(settings.header.clone());
+        }
 
         match (problems.count() == 0, origin, authority, routes) {
             (true, Some(origin), Some(authority), Some(routes)) => Ok(Config {
@@ -485,7 +515,7 @@ impl RawConfig {
                 clock_skew_seconds: self.clock_skew_seconds,
                 realm: self.realm,
                 forward_authorization: self.forward_authorization,
-                identity_headers: IdentityHeaderPolicy::with_extra(&self.extra_identity_headers),
+                identity_headers: IdentityHeaderPolicy::with_extra(&extra_identity_headers),
                 require_idtyp_for_app_tokens: self.require_idtyp_for_app_tokens,
                 keys,
                 token_cache_size: self.token_cache_size,
@@ -495,6 +525,7 @@ impl RawConfig {
                 debug: self.debug,
                 log: LogSettings { level: self.log_level, user_ids: self.log_user_ids },
                 routes,
+                assertion,
             }),
             _ => Err(problems.into_vec()),
         }
@@ -723,6 +754,19 @@ mod tests {
         let config = parse(value).unwrap();
         assert_eq!(config.origin.url_for("/orders", Some("a=1")), "https://backend.example.com:8443/v1/orders?a=1");
         assert_eq!(config.origin.url_for("/", None), "https://backend.example.com:8443/v1/");
+    }
+
+    #[test]
+    fn the_request_target_is_the_path_and_query_the_origin_receives() {
+        let mut value = minimal();
+        value["origin"] = "https://backend.example.com:8443/v1/".into();
+        let config = parse(value).unwrap();
+        assert_eq!(config.origin.request_target("/orders", Some("a=1&b=%20")), "/v1/orders?a=1&b=%20");
+        assert_eq!(config.origin.request_target("/", None), "/v1/");
+        assert_eq!(config.origin.request_target("/x", Some("")), "/v1/x");
+        let plain = parse(minimal()).unwrap();
+        assert_eq!(plain.origin.request_target("/", None), "/");
+        assert_eq!(plain.origin.request_target("/api/orders", Some("q")), "/api/orders?q");
     }
 
     #[test]

@@ -72,3 +72,42 @@ export function importRs256(n, e) {
 export function verifyRs256(key, signature, message) {
   return crypto.subtle.verify(RSASSA, key, signature, message);
 }
+
+// ES256 signing of the identity assertion (src/edge/assertion.rs), one crossing per call.
+const P256 = { name: 'ECDSA', namedCurve: 'P-256' };
+const ES256 = { name: 'ECDSA', hash: 'SHA-256' };
+const UTF8 = new TextEncoder();
+
+/**
+ * Imports the private P-256 key (JWK members `d`, `x`, `y`, base64url) for signing, and
+ * proves that `x`/`y` are its public part: a probe signed with it must verify under them
+ * (otherwise every origin would refuse every assertion). Rejects with an Error saying why.
+ */
+export async function importEs256SigningKey(d, x, y) {
+  const jwk = { kty: 'EC', crv: 'P-256', x, y };
+  let privateKey;
+  let publicKey;
+  try {
+    privateKey = await crypto.subtle.importKey('jwk', { ...jwk, d }, P256, false, ['sign']);
+    publicKey = await crypto.subtle.importKey('jwk', jwk, P256, false, ['verify']);
+  } catch (err) {
+    throw new Error(`WebCrypto refused the key (${err?.message ?? err}): it must be a P-256 private key whose x and y are its own public part`);
+  }
+  const probe = UTF8.encode('entra-edge assertion key check');
+  const signature = await crypto.subtle.sign(ES256, privateKey, probe);
+  if (!(await crypto.subtle.verify(ES256, publicKey, signature, probe))) {
+    throw new Error('its public part (x, y) does not belong to its private key (d)');
+  }
+  return privateKey;
+}
+
+/**
+ * The compact JWS: `signingInput` + "." + base64url(signature). WebCrypto's ECDSA
+ * signature is the raw 64-byte `r || s`, which is exactly JWS's ES256 form (RFC 7518 §3.4).
+ */
+export async function signEs256(key, signingInput) {
+  const signature = new Uint8Array(await crypto.subtle.sign(ES256, key, UTF8.encode(signingInput)));
+  let binary = '';
+  for (let i = 0; i < signature.length; i++) binary += String.fromCharCode(signature[i]);
+  return `${signingInput}.${btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}

@@ -4,6 +4,8 @@
 // writes it): "mode\nname\nvalue\n…", mode `s` set, `a` append, `m` set if missing (values
 // never contain a newline).
 
+import { signEs256 } from './documents.js';
+
 export function applyEdits(headers, edits) {
   if (!edits) return;
   const parts = edits.split('\n');
@@ -67,11 +69,15 @@ export function readHead(request, names) {
  * `dropExtra` (the names the client's Connection header lists) and with `requestEdits`; `fetch(target)` without following redirects, bounded by
  * `timeoutMs` to the response headers; the answer relayed without `responseDropNames`/
  * `responseDropPrefixes` and with `responseEdits`. Resolves to the Response, or to a string:
- * "timeout", or "unreachable: …". What to drop and add is decided in Rust.
+ * "timeout", or "unreachable: …". What to drop and add is decided in Rust. With a
+ * `signingInput`, the signed identity assertion (src/edge/assertion.rs) is signed with
+ * `signKey` and set as `signHeader` before the fetch, in this same call; a signing failure
+ * rejects (nothing is forwarded).
  */
-export async function forward(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs) {
+export async function forward(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs, signKey, signHeader, signingInput) {
   const headers = copyWithout(request.headers, dropNames, dropPrefixes, dropExtra);
   applyEdits(headers, requestEdits);
+  if (signingInput) headers.set(signHeader, await signEs256(signKey, signingInput));
   const method = request.method;
   const signal = AbortSignal.timeout(timeoutMs);
   const init = { method, headers, redirect: 'manual', signal };

@@ -38,6 +38,7 @@ pub fn respond(isolate: &Isolate, now: i64) -> Result<Response> {
         "config_digest": isolate.config_digest,
         "routes": config.routes.routes().len(),
         "key_cache": tenants,
+        "assertion_kid": isolate.assertion.as_ref().map(|signer| signer.kid()),
         "counters": isolate.keys.counters(),
     });
     respond::gateway_answer(Answer {

@@ -13,6 +13,7 @@ use crate::event::{Event, Kind};
 use crate::reason::{Reason, Refusal};
 use crate::token_cache::TokenCache;
 
+use super::assertion::Signer;
 use super::keys::KeyStore;
 use super::proxy::DropLists;
 use super::respond::SecurityHeaderEdits;
@@ -30,6 +31,8 @@ pub struct Isolate {
     pub security_headers: SecurityHeaderEdits,
     /// The `ORIGIN_SECRET` secret, read once (secrets do not change within an isolate).
     pub origin_secret: Option<String>,
+    /// The signed identity assertion (`ENTRA_EDGE.assertion` and its secret; None: off).
+    pub assertion: Option<Signer>,
 }
 
 thread_local! {
@@ -64,6 +67,11 @@ fn build(env: &Env) -> Result<Rc<Isolate>, Refusal> {
         let hash = Sha256::digest(json.as_bytes());
         format!("sha256:{}", hash.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
     };
+    // A missing or malformed signing key is a configuration problem naming the secret.
+    let assertion = match &config.assertion {
+        Some(settings) => Some(Signer::new(env, settings).map_err(invalid)?),
+        None => None,
+    };
     let salt = random_bytes();
     Ok(Rc::new(Isolate {
         token_cache: RefCell::new(TokenCache::new(config.token_cache_size, u64::from_le_bytes(salt[..8].try_into().unwrap_or_default()))),
@@ -72,6 +80,7 @@ fn build(env: &Env) -> Result<Rc<Isolate>, Refusal> {
         keys: KeyStore::default(),
         origin_secret: env.secret(crate::bindings::ORIGIN_SECRET).ok().map(|s| s.to_string()),
         config_digest,
+        assertion,
         config,
     }))
 }

@@ -30,6 +30,9 @@ extern "C" {
         response_drop_prefixes: &Array,
         response_edits: &str,
         timeout_ms: u32,
+        sign_key: &JsValue,
+        sign_header: &str,
+        signing_input: &str,
     ) -> worker::js_sys::Promise;
 }
 

@@ -4,6 +4,7 @@
 //! rate limit → origin), then security headers and one access-log line. Per-isolate state
 //! is one `Isolate` value (`isolate.rs`).
 
+mod assertion;
 mod health;
 mod isolate;
 mod js;
@@ -215,6 +216,12 @@ async fn serve(
     context: &RequestContext,
 ) -> Result<(Response, Outcome)> {
     let config = &isolate.config;
+    if let Some(signer) = &isolate.assertion {
+        // The first request of the isolate imports the signing key; a bad key refuses all.
+        if let Err(refusal) = signer.ready().await {
+            return refused(context, refusal, None);
+        }
+    }
     let (raw_path, query) = split_url(url);
     let origin = headers.origin.as_deref();
     let head = RequestHead {
@@ -235,6 +242,12 @@ async fn serve(
             let edits = gateway::resource_metadata_edits(preflight, headers.access_control_request_headers.as_deref());
             let response = if preflight { respond::no_content(&edits)? } else { respond::document(200, &edits, &resource.document)? };
             return Ok((response, Outcome { route: Some("resource-metadata".into()), ..Outcome::default() }));
+        }
+        Start::AssertionKeys => {
+            let Some(signer) = &isolate.assertion else {
+                return refused(context, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None);
+            };
+            return Ok((signer.keys_response()?, Outcome { route: Some("assertion-keys".into()), ..Outcome::default() }));
         }
         Start::Preflight { route, headers } => {
             return Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }));
@@ -282,7 +295,7 @@ async fn serve(
             (response, outcome)
         }
         None => {
-            let forwarding = Forwarding { path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
+            let forwarding = Forwarding { method, path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
             forward_to_origin(&request, isolate, context, route, forwarding, principal, clock).await?
         }
     };
@@ -294,6 +307,7 @@ async fn serve(
 
 /// What `forward_to_origin` needs of the request besides the request itself.
 struct Forwarding<'a> {
+    method: &'a str,
     path: &'a NormalizedPath,
     query: Option<&'a str>,
     /// The client's `Connection` header.
@@ -311,12 +325,25 @@ async fn forward_to_origin(
     principal: Option<Principal>,
     started: u64,
 ) -> Result<(Response, Outcome)> {
+    // The assertion's signing input and key; the signature is made in the forward call.
+    let assertion = match &isolate.assertion {
+        None => None,
+        Some(signer) => match assertion_input(signer, isolate, context, route, &forwarding, principal.as_ref()) {
+            Ok(assertion) => assertion,
+            Err(refusal) => {
+                let mut outcome = Outcome::refused(refusal.reason, Some(route));
+                outcome.principal = principal;
+                return Ok((context.refuse(&refusal)?, outcome));
+            }
+        },
+    };
     let extra = proxy::OriginExtras {
         connection: forwarding.connection,
         principal: principal.as_ref(),
         origin_secret: isolate.origin_secret.as_deref(),
         ids: &context.ids,
         gateway_cors: route.cors.is_some(),
+        assertion: assertion.as_ref().map(|(key, header, input)| (key, *header, input.as_str())),
     };
     // The relayed answer's headers, applied in the same call that fetches it.
     let mut response_edits = isolate.security_headers.relayed().to_string();
@@ -340,6 +367,31 @@ async fn forward_to_origin(
     outcome.principal = principal;
     outcome.origin_ms = origin_ms;
     Ok((context.refuse(&refusal)?, outcome))
+}
+
+/// What the forward call needs to sign this request's assertion: the imported key, the
+/// header and the signing input (None on public routes). No key (the import failed, which
+/// `Signer::ready` already refused) refuses the request: nothing unsigned is forwarded.
+fn assertion_input<'s>(
+    signer: &'s assertion::Signer,
+    isolate: &Isolate,
+    context: &RequestContext,
+    route: &Route,
+    forwarding: &Forwarding<'_>,
+    principal: Option<&Principal>,
+) -> std::result::Result<Option<(worker::wasm_bindgen::JsValue, &'s str, String)>, Refusal> {
+    let Some(principal) = principal else { return Ok(None) };
+    let key = signer.key().ok_or_else(|| Refusal::new(Reason::InternalError, "the gateway could not sign the identity assertion"))?;
+    let target = isolate.config.origin.request_target(forwarding.path.as_str(), forwarding.query);
+    let request = crate::assertion::BoundRequest {
+        method: forwarding.method,
+        target: &target,
+        route: &route.name,
+        request_id: &context.ids.request_id,
+    };
+    let mut entropy = [0u8; 16];
+    entropy.copy_from_slice(&random_bytes()[..16]);
+    Ok(signer.builder.for_request(Some(principal), request, now_seconds(), entropy).map(|input| (key, signer.header.as_str(), input)))
 }
 
 /// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.

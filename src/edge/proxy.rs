@@ -58,6 +58,9 @@ pub struct OriginExtras<'a> {
     pub ids: &'a RequestIds,
     /// The route has a CORS policy: the origin's `Access-Control-*` headers are dropped.
     pub gateway_cors: bool,
+    /// The signed identity assertion to sign and set in the same call: (the imported key,
+    /// header name, JWS signing input).
+    pub assertion: Option<(&'a JsValue, &'a str, &'a str)>,
 }
 
 /// Forwards to the origin at the normalized `path` (the one the route matched) and relays
@@ -81,6 +84,8 @@ pub async fn forward(
         None => String::new(),
     };
     let edits = origin_request_edits(extra.principal, extra.origin_secret, extra.ids);
+    let undefined = JsValue::UNDEFINED;
+    let (sign_key, sign_header, signing_input) = extra.assertion.unwrap_or((&undefined, "", ""));
     let response_prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
     let promise = js::forward(
         request,
@@ -93,6 +98,9 @@ pub async fn forward(
         response_prefixes,
         response_edits,
         u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX),
+        sign_key,
+        sign_header,
+        signing_input,
     );
     let outcome = JsFuture::from(promise).await.map_err(|err| worker::Error::from(describe(&err)))?;
     Ok(match outcome.as_string() {

@@ -13,7 +13,7 @@ export * from '../../dev/demo.mjs';
 /**
  * Starts a stack. `config` is merged over a default ENTRA_EDGE (both demo tenants
  * allowed, both audiences, one catch-all authenticated route, origin and authority
- * pointing at the local servers).
+ * pointing at the local servers); it may be a function of `{ origin, authority }`.
  */
 export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArgs = [], kv = true, durableObjects = true } = {}) {
   const authority = await startAuthority();
@@ -25,7 +25,7 @@ export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArg
     tenants: [DEMO_TENANT, PARTNER_TENANT],
     audiences: [API_CLIENT_ID, API_APP_ID_URI],
     routes: [{ path: '/**' }],
-    ...config,
+    ...(typeof config === 'function' ? config({ origin, authority }) : config),
   };
   const configFile = writeTestConfig(dir, { entraEdge, vars, kv, durableObjects });
   const persistTo = path.join(dir, 'state');
