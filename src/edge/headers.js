@@ -56,26 +56,90 @@ export function readHead(request, names) {
 }
 
 /**
+ * The names a `Connection` header lists (RFC 9110 §7.6.1: each is hop-by-hop for this
+ * message), folded. The same rule as src/forward.rs `connection_listed`: split on `,`,
+ * trim, fold, skip empty.
+ */
+export function connectionListed(value) {
+  if (!value) return [];
+  return value.split(',').map((name) => name.trim().toLowerCase().replace(FOLD, '-')).filter((name) => name !== '');
+}
+
+/** A length the runtime can pass on: plain decimal digits, else null. */
+function declaredLength(headers) {
+  const value = headers.get('content-length');
+  return value !== null && /^[0-9]{1,15}$/.test(value) ? Number(value) : null;
+}
+
+/**
+ * A pass-through for `body` whose end the worker can observe: the runtime's own byte
+ * streams (piped natively, nothing buffered in JS), a FixedLengthStream when the length is
+ * known so `Content-Length` survives. Returns [readable, promise of null when the whole
+ * body went through or of the error message when it did not].
+ */
+function observed(body, length) {
+  const pipe = length === null ? new IdentityTransformStream() : new FixedLengthStream(length);
+  const done = body.pipeTo(pipe.writable).then(() => null, (err) => String(err?.message ?? err));
+  return [pipe.readable, done];
+}
+
+/**
  * A whole forward in one crossing: the client's headers without `dropNames`/`dropPrefixes`
- * and with `requestEdits`; `fetch(target)` without following redirects, bounded by
- * `timeoutMs` to the response headers; the answer relayed without `responseDropNames`/
- * `responseDropPrefixes` and with `responseEdits`. Resolves to the Response, or to a string:
- * "timeout", or "unreachable: …". What to drop and add is decided in Rust.
+ * and with `requestEdits`; `fetch(target)` without following redirects; the answer relayed
+ * without `responseDropNames`/`responseDropPrefixes`, without the names the origin's own
+ * `Connection` header lists, and with `responseEdits`.
+ *
+ * `timeoutMs` bounds the wait for the response headers *after the request body was
+ * handed on* (at once for a request without a body): a slow upload is not the origin's
+ * delay. An origin that answers before the upload ends is relayed at once.
+ *
+ * Resolves to [Response, promise of the relayed body's end: null complete, or why it
+ * broke], or to a string: "timeout", "upload: …" (the client's body broke off), or
+ * "unreachable: …". What to drop and add is decided in Rust.
  */
 export async function forward(request, target, dropNames, dropPrefixes, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs) {
   const headers = copyWithout(request.headers, dropNames, dropPrefixes);
   applyEdits(headers, requestEdits);
   const method = request.method;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const init = { method, headers, redirect: 'manual', signal };
-  if (method !== 'GET' && method !== 'HEAD' && request.body) init.body = request.body;
+  const controller = new AbortController();
+  const init = { method, headers, redirect: 'manual', signal: controller.signal };
+  let uploaded = Promise.resolve(null);
+  if (method !== 'GET' && method !== 'HEAD' && request.body) {
+    [init.body, uploaded] = observed(request.body, declaredLength(request.headers));
+  }
+  let answered = false;
+  let timedOut = false;
+  let uploadError = null;
+  let timer;
+  uploaded.then((error) => {
+    if (answered) return;
+    if (error !== null) {
+      uploadError = error;
+      controller.abort(new Error(`upload: ${error}`));
+      return;
+    }
+    timer = setTimeout(() => { timedOut = true; controller.abort(new Error('timeout')); }, timeoutMs);
+  });
   let response;
   try {
     response = await fetch(target, init);
   } catch (err) {
-    return signal.aborted ? 'timeout' : `unreachable: ${err?.message ?? err}`;
+    if (timedOut) return 'timeout';
+    if (uploadError !== null) return `upload: ${uploadError}`;
+    return `unreachable: ${err?.message ?? err}`;
+  } finally {
+    answered = true;
+    clearTimeout(timer);
   }
-  const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes);
+  const dropNames2 = connectionListed(response.headers.get('connection'));
+  const out = copyWithout(response.headers, dropNames2.length ? new Set([...responseDropNames, ...dropNames2]) : responseDropNames, responseDropPrefixes);
   applyEdits(out, responseEdits);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: out });
+  let body = response.body;
+  let relayed = Promise.resolve(null);
+  if (body !== null && method !== 'HEAD') {
+    // A length only when the runtime passes the bytes on as they came (no decoding).
+    const encoded = (response.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
+    [body, relayed] = observed(body, encoded ? null : declaredLength(response.headers));
+  }
+  return [new Response(body, { status: response.status, statusText: response.statusText, headers: out }), relayed];
 }

@@ -1,0 +1,198 @@
+// The fault matrix (README "Reliability"): every dependency of a request fails in every
+// way, under plain workerd (wrangler's dev proxy buffers whole bodies, so streaming and
+// memory can only be judged without it), with stand-ins for KV and the Durable Object
+// that fail on command (tests/support/standins.js) and an origin that misbehaves by path
+// (tests/support/fault-origin.mjs). Every row checks the answer (status, reason,
+// Retry-After), that nothing reached the origin that should not have, and that the isolate
+// is not broken: the next valid request gets 200 and the cache counters kept counting.
+// Authority rows proven elsewhere are named in the README table (keys, trust_boundary).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { assertRefused } from '../support/assertions.mjs';
+import { startFaultOrigin } from '../support/fault-origin.mjs';
+import { startWorkerdStack } from '../support/workerd-stack.mjs';
+
+const ORIGIN_TIMEOUT_MS = 700;
+const LIMITER_TIMEOUT_MS = 500;
+const HOOK = { timeout: 60_000 };
+const T = { timeout: 30_000 };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const limit = (name, failureMode) => ({
+  name, key: ['oid'], windows: [{ requests: 1000, period_seconds: 60 }], failure_mode: failureMode,
+});
+
+let origin;
+let stack;
+let token;
+before(async () => {
+  origin = await startFaultOrigin();
+  stack = await startWorkerdStack({
+    config: {
+      origin: origin.url,
+      origin_timeout_ms: ORIGIN_TIMEOUT_MS,
+      routes: [
+        { path: '/open/**', rate_limit: limit('open', 'open') },
+        { path: '/closed/**', rate_limit: limit('closed', 'closed') },
+        { path: '/**' },
+      ],
+    },
+  });
+  token = stack.mint({ lifetime: 3600 });
+}, HOOK);
+after(async () => { await Promise.all([stack?.stop(), origin?.close()]); });
+beforeEach(async () => {
+  origin?.reset();
+  if (stack) await stack.resetStandins();
+});
+
+/** The isolate still works and kept its state: a valid request is relayed, counters did not go back. */
+async function assertIsolateHealthy(countersBefore) {
+  const res = await stack.request('/after-fault', { token });
+  assert.equal(res.status, 200, await res.text());
+  const { counters } = await stack.health();
+  for (const [name, value] of Object.entries(countersBefore)) {
+    assert.ok(counters[name] >= value, `counter ${name} went from ${value} to ${counters[name]}: the isolate was reset`);
+  }
+  assert.ok(counters.token_cache_hits > 0, 'the token cache was emptied');
+}
+
+async function counters() {
+  // Warm: the token is verified and cached before the fault.
+  assert.equal((await stack.request('/warm', { token })).status, 200);
+  return (await stack.health()).counters;
+}
+
+/** The access line of a request id, waiting (bounded) for it. */
+async function accessLine(requestId, timeoutMs = 5000) {
+  await stack.waitForLog((lines) => lines.some((l) => l.event === 'request' && l.request_id === requestId), timeoutMs);
+  return stack.logLines(requestId).find((l) => l.event === 'request');
+}
+
+/** A raw request whose body the test writes itself; resolves to { status, body } or { error }. */
+function upload(path, { chunks, intervalMs, declared, abortAfter }) {
+  return new Promise((resolve) => {
+    const url = new URL(stack.url + path);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'x-request-id': `upload-${Date.now()}` };
+    if (declared !== undefined) headers['content-length'] = String(declared);
+    const req = http.request(url, { method: 'POST', headers }, (res) => {
+      const parts = [];
+      res.on('data', (c) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(parts).toString('utf8'), requestId: headers['x-request-id'] }));
+    });
+    req.on('error', (error) => resolve({ error, requestId: headers['x-request-id'] }));
+    let sent = 0;
+    const next = () => {
+      if (abortAfter !== undefined && sent === abortAfter) return void req.destroy();
+      if (sent === chunks.length) return void req.end();
+      req.write(chunks[sent++]);
+      setTimeout(next, intervalMs);
+    };
+    next();
+  });
+}
+
+describe('origin', () => {
+  test('hop-by-hop response headers, and the ones the origin\'s Connection header names, are not relayed', T, async () => {
+    const before = await counters();
+    const res = await stack.request('/hop', { token });
+    assert.equal(res.status, 200);
+    for (const name of ['connection', 'keep-alive', 'x-hop-test', 'proxy-connection']) {
+      assert.equal(res.headers.get(name), null, `${name} was relayed`);
+    }
+    assert.equal(res.headers.get('x-kept'), 'yes');
+    await assertIsolateHealthy(before);
+  });
+
+  test('refused connection: 502 origin_unreachable', T, async () => {
+    const down = await startWorkerdStack({ config: { origin: 'http://127.0.0.1:9' }, authority: stack.authority });
+    try {
+      await assertRefused(await down.request('/x', { token }), { status: 502, reason: 'origin_unreachable' });
+    } finally {
+      await down.stop();
+    }
+  });
+
+  test('slow response headers: 504 origin_timeout after origin_timeout_ms', T, async () => {
+    const before = await counters();
+    await assertRefused(await stack.request(`/slow-headers?ms=${ORIGIN_TIMEOUT_MS * 4}`, { token }), { status: 504, reason: 'origin_timeout' });
+    await assertIsolateHealthy(before);
+  });
+
+  test('a slow upload to a healthy origin is not a timeout: the clock starts when the body was sent', T, async () => {
+    const before = await counters();
+    // 6 chunks, 250 ms apart: the upload alone takes about twice origin_timeout_ms.
+    const chunks = Array.from({ length: 6 }, () => Buffer.alloc(1024, 65));
+    const res = await upload('/upload', { chunks, intervalMs: 250, declared: 6 * 1024 });
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(JSON.parse(res.body), { bytes: 6 * 1024 });
+    await assertIsolateHealthy(before);
+  });
+
+  test('slow body after prompt headers: relayed whole (origin_timeout_ms bounds the headers only)', T, async () => {
+    const res = await stack.request(`/slow-body?ms=${ORIGIN_TIMEOUT_MS * 2}`, { token });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'helloworld');
+  });
+
+  test('reset mid-body: the client sees the body break off and the access line marks it truncated', T, async () => {
+    const before = await counters();
+    const requestId = `reset-${Date.now()}`;
+    const res = await stack.request('/reset-after-headers', { token, headers: { 'x-request-id': requestId } });
+    assert.equal(res.status, 200);
+    await assert.rejects(res.arrayBuffer(), 'the client got a complete body');
+    const line = await accessLine(requestId);
+    assert.ok(line, 'no access line');
+    assert.equal(line.response_body, 'truncated', JSON.stringify(line));
+    assert.equal(line.level, 'error');
+    assert.ok(line.response_body_error);
+    await assertIsolateHealthy(before);
+  });
+
+  test('a complete relayed body is marked complete', T, async () => {
+    const requestId = `complete-${Date.now()}`;
+    const res = await stack.request('/anything', { token, headers: { 'x-request-id': requestId } });
+    await res.text();
+    assert.equal((await accessLine(requestId)).response_body, 'complete');
+  });
+
+  for (const status of [500, 502, 503]) {
+    test(`origin ${status} is passed through with its own body and Retry-After`, T, async () => {
+      const res = await stack.request(`/status/${status}`, { token });
+      assert.equal(res.status, status);
+      assert.equal(res.headers.get('retry-after'), '7');
+      assert.deepEqual(await res.json(), { from: 'origin' });
+    });
+  }
+
+  test('an oversized response header from the origin: 502, nothing half-relayed', T, async () => {
+    const before = await counters();
+    const res = await stack.request('/big-headers?kb=256', { token });
+    assert.equal(res.status, 502, await res.text());
+    await assertIsolateHealthy(before);
+  });
+
+  test('oversized request headers: the runtime\'s own 431 (plain text), nothing reaches the origin', T, async () => {
+    const before = await counters();
+    const res = await stack.request('/x', { token, headers: { 'x-big': 'a'.repeat(256 * 1024) } });
+    assert.equal(res.status, 431);
+    assert.notEqual(res.headers.get('content-type'), 'application/problem+json');
+    await res.text();
+    assert.equal(origin.requests.filter((r) => r.url === '/x').length, 0, 'the origin saw the request');
+    await assertIsolateHealthy(before);
+  });
+
+  test('client disconnects mid-upload: the origin never gets a complete body, the log says request_body_incomplete', T, async () => {
+    const before = await counters();
+    const chunks = Array.from({ length: 8 }, () => Buffer.alloc(16 * 1024, 66));
+    const res = await upload('/upload', { chunks, intervalMs: 50, declared: 1 << 20, abortAfter: 4 });
+    assert.ok(res.error, 'the client was answered after hanging up');
+    const line = await accessLine(res.requestId);
+    assert.ok(line, 'no access line');
+    assert.equal(line.reason, 'request_body_incomplete', JSON.stringify(line));
+    assert.equal(line.status, 400);
+    await sleep(200);
+    assert.ok(origin.requests.every((r) => !(r.url === '/upload' && r.complete)), 'the origin got a complete body');
+    await assertIsolateHealthy(before);
+  });
+});
