@@ -15,9 +15,10 @@ const WORKERD = path.join(ROOT, 'node_modules', '.bin', 'workerd');
  * (`kvNamespace = "svc"`, `durableObjectNamespace = (…)`); `workerExtra` adds fields to the
  * main worker (`durableObjectNamespaces = […]`, `durableObjectStorage = (inMemory = void)`);
  * `services` adds side workers ([{ name, modules, extra }]), each also served on its own
- * socket (its URL in the result's `services[name]`) so a test can command it.
+ * socket (its URL in the result's `services[name]`) so a test can command it; `rawServices`
+ * adds raw service entries (a `disk` service for SQLite-backed Durable Object storage).
  */
-export async function startWorkerd({ dir, modules, json = {}, text = {}, bindings: rawBindings = [], workerExtra = '', services = [], compatibilityDate = '2025-06-01', inspectorPort }) {
+export async function startWorkerd({ dir, modules, json = {}, text = {}, bindings: rawBindings = [], workerExtra = '', services = [], rawServices = [], compatibilityDate = '2025-06-01', inspectorPort }) {
   fs.mkdirSync(dir, { recursive: true });
   for (const m of [...modules, ...services.flatMap((s) => s.modules)]) fs.copyFileSync(m.file, path.join(dir, m.name));
   const port = await freePort();
@@ -35,6 +36,7 @@ const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
     (name = "loopback", network = (allow = ["public", "private", "local"])),
+    ${rawServices.map((raw) => `${raw},`).join('\n    ')}
     ${services.map((s) => `(name = ${JSON.stringify(s.name)}, worker = (
       modules = [ ${moduleListOf(s.modules)} ],
       compatibilityDate = "${compatibilityDate}",

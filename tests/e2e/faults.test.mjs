@@ -252,6 +252,17 @@ describe('authority', () => {
     await assertIsolateHealthy(before);
   });
 
+  test('truncated body (half the document, then a reset): 503 keys_unavailable, origin untouched', T, async () => {
+    const before = await counters();
+    stack.authority.failure = 'truncated';
+    const tenant = freshTenant();
+    await assertRefused(await stack.request('/truncated-authority', { token: coldToken(tenant) }), { status: 503, reason: 'keys_unavailable' });
+    originUntouched('/truncated-authority');
+    assert.ok(await stack.waitForLog(() => events('key_fetch_failed').some((e) => e.tenant === tenant)), 'no key_fetch_failed line');
+    stack.authority.failure = 'none';
+    await assertIsolateHealthy(before);
+  });
+
   test('wrong content type (the real document as text/html): the body is judged, not the label', T, async () => {
     stack.authority.failure = 'wrong-type';
     const res = await stack.request('/typed', { token: coldToken() });

@@ -41,11 +41,15 @@ export async function startWorkerdStack({ config = {}, kv = 'standin', limiter =
   };
   const bindings = [];
   let workerExtra = '';
+  const rawServices = [];
   if (kv === 'standin') bindings.push('(name = "JWKS_CACHE", kvNamespace = "standins")');
   if (limiter === 'standin') bindings.push('(name = "RATE_LIMITER", durableObjectNamespace = (className = "StandInLimiter", serviceName = "standins"))');
   if (limiter === 'real') {
     bindings.push('(name = "RATE_LIMITER", durableObjectNamespace = "EdgeRateLimiter")');
-    workerExtra = 'durableObjectNamespaces = [ (className = "EdgeRateLimiter", uniqueKey = "entra-edge-limiter", enableSql = true) ],\n  durableObjectStorage = (inMemory = void),';
+    // SQLite-backed objects need disk storage (in-memory storage has no SQL API).
+    fs.mkdirSync(path.join(dir, 'do-storage'), { recursive: true });
+    rawServices.push(`(name = "do-storage", disk = (path = ${JSON.stringify(path.join(dir, 'do-storage'))}, writable = true))`);
+    workerExtra = 'durableObjectNamespaces = [ (className = "EdgeRateLimiter", uniqueKey = "entra-edge-limiter", enableSql = true) ],\n  durableObjectStorage = (localDisk = "do-storage"),';
   }
   let server;
   try {
@@ -58,6 +62,7 @@ export async function startWorkerdStack({ config = {}, kv = 'standin', limiter =
       json: { ENTRA_EDGE: entraEdge },
       bindings,
       workerExtra,
+      rawServices,
       services: [{
         name: 'standins',
         modules: [{ name: 'standins.js', file: path.join(ROOT, 'tests', 'support', 'standins.js'), type: 'esModule' }],
