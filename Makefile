@@ -8,7 +8,7 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
              WASM_OPT_BIN=$(CURDIR)/scripts/wasm-opt \
              ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
 
-SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
 .PHONY: help tools build dev token test lint unit e2e check-config deploy size bench soak clean
 

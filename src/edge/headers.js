@@ -102,7 +102,10 @@ export async function forward(request, target, dropNames, dropPrefixes, requestE
   applyEdits(headers, requestEdits);
   const method = request.method;
   const controller = new AbortController();
-  const init = { method, headers, redirect: 'manual', signal: controller.signal };
+  // The origin's bytes as they came (a gzip body stays gzip, with its length): relayed with
+  // `encodeBody: 'manual'`, exactly what passing `response.body` straight on would send,
+  // without decoding and re-encoding it in the pipe below.
+  const init = { method, headers, redirect: 'manual', signal: controller.signal, encodeResponseBody: 'manual' };
   let uploaded = Promise.resolve(null);
   if (method !== 'GET' && method !== 'HEAD' && request.body) {
     [init.body, uploaded] = observed(request.body, declaredLength(request.headers));
@@ -136,10 +139,6 @@ export async function forward(request, target, dropNames, dropPrefixes, requestE
   applyEdits(out, responseEdits);
   let body = response.body;
   let relayed = Promise.resolve(null);
-  if (body !== null && method !== 'HEAD') {
-    // A length only when the runtime passes the bytes on as they came (no decoding).
-    const encoded = (response.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
-    [body, relayed] = observed(body, encoded ? null : declaredLength(response.headers));
-  }
-  return [new Response(body, { status: response.status, statusText: response.statusText, headers: out }), relayed];
+  if (body !== null && method !== 'HEAD') [body, relayed] = observed(body, declaredLength(response.headers));
+  return [new Response(body, { status: response.status, statusText: response.statusText, headers: out, encodeBody: 'manual' }), relayed];
 }

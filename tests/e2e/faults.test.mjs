@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { assertRefused } from '../support/assertions.mjs';
-import { startFaultOrigin } from '../support/fault-origin.mjs';
+import { gzipBody, startFaultOrigin } from '../support/fault-origin.mjs';
 import { API_CLIENT_ID, DEMO_TENANT, PARTNER_TENANT, startWorkerdStack } from '../support/workerd-stack.mjs';
 
 const ORIGIN_TIMEOUT_MS = 700;
@@ -178,6 +178,20 @@ describe('origin', () => {
     assert.equal(line.level, 'error');
     assert.ok(line.response_body_error);
     await assertIsolateHealthy(before);
+  });
+
+  test('a compressed response is relayed byte for byte, with its Content-Length (not decoded and re-encoded)', T, async () => {
+    const res = await new Promise((resolve, reject) => {
+      http.get(new URL(`${stack.url}/gzip`), { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'gzip' } }, (r) => {
+        const parts = [];
+        r.on('data', (c) => parts.push(c));
+        r.on('end', () => resolve({ status: r.statusCode, headers: r.headers, body: Buffer.concat(parts) }));
+      }).on('error', reject);
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    assert.equal(res.headers['content-length'], String(gzipBody.length));
+    assert.ok(res.body.equals(gzipBody), 'the body was re-encoded');
   });
 
   test('a complete relayed body is marked complete', T, async () => {

@@ -6,11 +6,16 @@
 //   /hop                   hop-by-hop headers plus one named in its own Connection header
 //   /big-headers?kb=N      a response with one N KiB header
 //   /large?mb=N            N MiB streamed in 64 KiB chunks (backpressure respected)
+//   /gzip                  a gzip-encoded body with its Content-Length (bytes in `gzipBody`)
 //   /upload                counts the request body's bytes and answers { bytes }
 //   anything else          200 { ok: true }
 // Every request is recorded: { method, url, headers, bytes (body bytes received),
 // complete (the body ended normally) }.
 import http from 'node:http';
+import zlib from 'node:zlib';
+
+/** The exact bytes /gzip answers with. */
+export const gzipBody = zlib.gzipSync(Buffer.from(JSON.stringify({ items: Array.from({ length: 2000 }, (_, i) => ({ id: i })) })), { level: 1 });
 
 export async function startFaultOrigin() {
   const requests = [];
@@ -63,6 +68,9 @@ export async function startFaultOrigin() {
           res.end();
         };
         pump();
+      } else if (path === '/gzip') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(gzipBody.length) });
+        res.end(gzipBody);
       } else if (path === '/upload') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ bytes: record.bytes }));
