@@ -67,6 +67,13 @@ fn user_id(value: Option<&str>, form: UserIdForm) -> Value {
     }
 }
 
+/// Whether a relayed body is watched to its end (a pipe per response, a few µs): only
+/// when its access line can be written. With `log_level = "off"` nothing would record
+/// the outcome, so the body is passed on untouched.
+pub fn watches_body(level: LogLevel) -> bool {
+    level != LogLevel::Off
+}
+
 /// Whether a line at this status is written at the configured level.
 pub fn enabled(level: LogLevel, status: u16) -> bool {
     severity(status, None).enabled(level)
@@ -210,6 +217,13 @@ mod tests {
         assert_eq!(line["level"], "error");
         assert_eq!(line["response_body"], "truncated");
         assert_eq!(line["response_body_error"], "Network connection lost.");
+    }
+
+    #[test]
+    fn bodies_are_watched_whenever_a_line_can_be_written() {
+        assert!(watches_body(LogLevel::Error), "a truncated body is an error line");
+        assert!(watches_body(LogLevel::Info));
+        assert!(!watches_body(LogLevel::Off));
     }
 
     #[test]

@@ -94,10 +94,10 @@ function observed(body, length) {
  * delay. An origin that answers before the upload ends is relayed at once.
  *
  * Resolves to [Response, promise of the relayed body's end: null complete, or why it
- * broke], or to a string: "timeout", "upload: …" (the client's body broke off), or
+ * broke (always null unless `watchBody`)], or to a string: "timeout", "upload: …" (the client's body broke off), or
  * "unreachable: …". What to drop and add is decided in Rust.
  */
-export async function forward(request, target, dropNames, dropPrefixes, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs) {
+export async function forward(request, target, dropNames, dropPrefixes, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs, watchBody) {
   const headers = copyWithout(request.headers, dropNames, dropPrefixes);
   applyEdits(headers, requestEdits);
   const method = request.method;
@@ -139,6 +139,6 @@ export async function forward(request, target, dropNames, dropPrefixes, requestE
   applyEdits(out, responseEdits);
   let body = response.body;
   let relayed = Promise.resolve(null);
-  if (body !== null && method !== 'HEAD') [body, relayed] = observed(body, declaredLength(response.headers));
+  if (watchBody && body !== null && method !== 'HEAD') [body, relayed] = observed(body, declaredLength(response.headers));
   return [new Response(body, { status: response.status, statusText: response.statusText, headers: out, encodeBody: 'manual' }), relayed];
 }

@@ -29,6 +29,7 @@ extern "C" {
         response_drop_prefixes: &Array,
         response_edits: &str,
         timeout_ms: u32,
+        watch_body: bool,
     ) -> worker::js_sys::Promise;
 }
 

@@ -100,6 +100,7 @@ pub async fn forward(
         response_prefixes,
         response_edits,
         u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX),
+        crate::access_log::watches_body(config.log.level),
     );
     let outcome = JsFuture::from(promise).await.map_err(|err| worker::Error::from(describe(&err)))?;
     Ok(match outcome.as_string() {
