@@ -10,7 +10,7 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench clean assertion-key assertion-jwks
+.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench soak clean assertion-key assertion-jwks
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
@@ -20,6 +20,7 @@ help:
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
 	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
+	@echo "make soak   steady-rate soak under plain workerd, default 10 minutes: make soak [SOAK_SECONDS=600 SOAK_RATE=100 SOAK_NEW_TOKENS=10] (not part of make test)"
 	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name] [STRICT=1]   validate the gateway configuration offline"
 	@echo "make explain TOKEN=… | TOKEN=- | TOKEN_FILE=path [ROUTE=\"GET /api/orders\"] [CONFIG=wrangler.toml] [ENV=name] [JWKS=file] [SKIP_SIGNATURE=1] [AT=time] [JSON=1]"
 	@echo "             why the gateway accepts or refuses a token (the worker's own checks; never prints the token)"
@@ -87,6 +88,10 @@ assertion-jwks:
 
 bench: build
 	node bench/run.mjs
+
+# Variables on the command line (SOAK_SECONDS=…) reach the script through the environment.
+soak: build
+	node bench/soak.mjs
 
 size: build
 	@raw=$$(stat -c %s build/index_bg.wasm); gz=$$(gzip -9c build/index_bg.wasm | wc -c); \

@@ -9,36 +9,57 @@ const WORKERD = path.join(ROOT, 'node_modules', '.bin', 'workerd');
 
 /**
  * Starts workerd serving `modules` ([{ name, file, type: 'esModule' | 'wasm' }]) with the
- * given JSON bindings. Outbound fetch may reach loopback (origin and authority).
+ * given JSON and text bindings. Outbound fetch may reach loopback (origin and authority).
+ *
+ * For the fault matrix and the soak: `bindings` adds raw Cap'n Proto binding entries
+ * (`kvNamespace = "svc"`, `durableObjectNamespace = (…)`); `workerExtra` adds fields to the
+ * main worker (`durableObjectNamespaces = […]`, `durableObjectStorage = (inMemory = void)`);
+ * `services` adds side workers ([{ name, modules, extra }]), each also served on its own
+ * socket (its URL in the result's `services[name]`) so a test can command it; `rawServices`
+ * adds raw service entries (a `disk` service for SQLite-backed Durable Object storage).
  */
-export async function startWorkerd({ dir, modules, json = {}, text = {}, compatibilityDate = '2025-06-01', inspectorPort }) {
+export async function startWorkerd({ dir, modules, json = {}, text = {}, bindings: rawBindings = [], workerExtra = '', services = [], rawServices = [], compatibilityDate = '2025-06-01', inspectorPort }) {
   fs.mkdirSync(dir, { recursive: true });
-  for (const m of modules) fs.copyFileSync(m.file, path.join(dir, m.name));
+  for (const m of [...modules, ...services.flatMap((s) => s.modules)]) fs.copyFileSync(m.file, path.join(dir, m.name));
   const port = await freePort();
-  const moduleList = modules.map((m) => `(name = ${JSON.stringify(m.name)}, ${m.type} = embed ${JSON.stringify(m.name)})`).join(',\n      ');
+  const moduleListOf = (list) => list.map((m) => `(name = ${JSON.stringify(m.name)}, ${m.type} = embed ${JSON.stringify(m.name)})`).join(',\n      ');
   const bindings = [
     ...Object.entries(json).map(([name, value]) => `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`),
     ...Object.entries(text).map(([name, value]) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`),
+    ...rawBindings,
   ].join(',\n      ');
+  const servicePorts = {};
+  for (const s of services) servicePorts[s.name] = await freePort();
   const config = `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
     (name = "loopback", network = (allow = ["public", "private", "local"])),
+    ${rawServices.map((raw) => `${raw},`).join('\n    ')}
+    ${services.map((s) => `(name = ${JSON.stringify(s.name)}, worker = (
+      modules = [ ${moduleListOf(s.modules)} ],
+      compatibilityDate = "${compatibilityDate}",
+      globalOutbound = "loopback",
+      ${s.extra ?? ''}
+    )),`).join('\n    ')}
   ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+  sockets = [
+    (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
+    ${services.map((s) => `(name = ${JSON.stringify(`${s.name}-control`)}, address = "127.0.0.1:${servicePorts[s.name]}", http = (), service = ${JSON.stringify(s.name)}),`).join('\n    ')}
+  ],
 );
 
 const worker :Workerd.Worker = (
   modules = [
-      ${moduleList}
+      ${moduleListOf(modules)}
   ],
   compatibilityDate = "${compatibilityDate}",
   bindings = [
       ${bindings}
   ],
   globalOutbound = "loopback",
+  ${workerExtra}
 );
 `;
   const file = path.join(dir, 'config.capnp');
@@ -63,6 +84,7 @@ const worker :Workerd.Worker = (
   }
   return {
     url,
+    services: Object.fromEntries(Object.entries(servicePorts).map(([name, p]) => [name, `http://127.0.0.1:${p}`])),
     pid: child.pid,
     output: () => output,
     async stop() {

@@ -5,11 +5,14 @@
 //
 // Test-only control endpoints (never part of Entra): GET /_mint (parameters: see mintOptions),
 // POST /_rotate, GET /_stats,
-// POST /_failure?mode=none|500|hang|garbage|redirect|huge|endless[&on=all|metadata|jwks][&to=URL].
+// POST /_failure?mode=none|500|hang|garbage|slow-body|truncated|wrong-type|redirect|huge|endless[&on=all|metadata|jwks][&to=URL].
 //
 // Test hooks on a LocalAuthority (plain properties, read on every request; set them before
 // the request they should affect):
 //   failure          'none' (default) | '500' | 'hang' | 'garbage' — discovery and JWKS fail;
+//                    'slow-body' — headers and half the document at once, the rest never;
+//                    'truncated' — headers and half the document, then a connection reset;
+//                    'wrong-type' — the real document served as text/html;
 //                    'redirect' — they answer 302 to `redirectTo` + the same path and query;
 //                    'huge' — 200 with `content-length: 20 MiB`, streamed: whitespace, then the
 //                    real document (valid JSON: only its size is wrong);
@@ -336,6 +339,21 @@ export class LocalAuthority {
       case 'jwks-v1': document = this.jwks(null, appid); break;
     }
     if (failure === 'huge') return this.#stream(res, HUGE_BYTES, JSON.stringify(document), { declareLength: true });
+    if (failure === 'wrong-type') return this.#send(res, 200, document, 'text/html');
+    if (failure === 'truncated') {
+      // Headers declaring the whole document, half of it, then the connection is reset.
+      const text = JSON.stringify(document);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+      res.write(text.slice(0, text.length >> 1), () => req.socket.resetAndDestroy());
+      return;
+    }
+    if (failure === 'slow-body') {
+      // Headers and the first half now; the rest never (the socket stays open).
+      const text = JSON.stringify(document);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+      res.write(text.slice(0, text.length >> 1));
+      return;
+    }
     if (failure === 'endless') return this.#stream(res, ENDLESS_BYTES, JSON.stringify(document), { declareLength: false });
     return this.#send(res, 200, document);
   }

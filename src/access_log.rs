@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::{LogLevel, LogSettings, UserIdForm};
+use crate::event::Severity;
 use crate::principal::Principal;
 use crate::reason::Reason;
 
@@ -25,6 +26,31 @@ pub struct AccessRecord<'a> {
     pub origin_ms: u64,
     pub total_ms: u64,
     pub principal: Option<&'a Principal>,
+    /// How the relayed body ended (forwarded requests whose body the gateway watched).
+    pub response_body: Option<&'a BodyEnd>,
+}
+
+/// How a relayed response body ended. The status line went out before the body, so a
+/// body that breaks off (the origin reset the connection, or the client went away) can
+/// only be marked in the log: `response_body: "truncated"` with the runtime's reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Every byte the origin sent reached the client.
+    Complete,
+    /// The stream broke off; the runtime's error message.
+    Truncated(String),
+}
+
+/// The `level` of an access line: by status, and `error` for a truncated body whatever
+/// the status (a 200 that delivered half a body is a failure).
+pub fn severity(status: u16, body: Option<&BodyEnd>) -> Severity {
+    if status >= 500 || matches!(body, Some(BodyEnd::Truncated(_))) {
+        Severity::Error
+    } else if status >= 400 {
+        Severity::Warn
+    } else {
+        Severity::Info
+    }
 }
 
 /// `sha256:` and 16 hex digits: the same user always maps to the same value.
@@ -41,25 +67,28 @@ fn user_id(value: Option<&str>, form: UserIdForm) -> Value {
     }
 }
 
+/// Whether a relayed body is watched to its end (a pipe per response, a few µs): only
+/// when its access line can be written. With `log_level = "off"` nothing would record
+/// the outcome, so the body is passed on untouched.
+pub fn watches_body(level: LogLevel) -> bool {
+    level != LogLevel::Off
+}
+
 /// Whether a line at this status is written at the configured level.
 pub fn enabled(level: LogLevel, status: u16) -> bool {
-    match level {
-        LogLevel::Info => true,
-        LogLevel::Warn => status >= 400,
-        LogLevel::Error => status >= 500,
-        LogLevel::Off => false,
-    }
+    severity(status, None).enabled(level)
 }
 
 /// The JSON line for a request, or None when the level filters it out.
 pub fn line(record: &AccessRecord<'_>, settings: &LogSettings) -> Option<String> {
-    if !enabled(settings.level, record.status) {
+    let severity = severity(record.status, record.response_body);
+    if !severity.enabled(settings.level) {
         return None;
     }
     let principal = record.principal;
     let mut entry = json!({
         "time": iso8601(record.time_ms),
-        "level": if record.status >= 500 { "error" } else if record.status >= 400 { "warn" } else { "info" },
+        "level": severity.as_str(),
         "event": "request",
         "request_id": record.request_id,
         "method": record.method,
@@ -72,6 +101,14 @@ pub fn line(record: &AccessRecord<'_>, settings: &LogSettings) -> Option<String>
         "tenant": principal.map(|p| p.tenant().as_str()),
         "client_app": principal.and_then(Principal::client_app_id),
     });
+    match record.response_body {
+        Some(BodyEnd::Complete) => entry["response_body"] = json!("complete"),
+        Some(BodyEnd::Truncated(why)) => {
+            entry["response_body"] = json!("truncated");
+            entry["response_body_error"] = json!(why);
+        }
+        None => {}
+    }
     if settings.user_ids != UserIdForm::Omit {
         entry["user"] = json!({
             "oid": user_id(principal.and_then(Principal::object_id), settings.user_ids),
@@ -122,6 +159,7 @@ mod tests {
             origin_ms: 5,
             total_ms: 7,
             principal,
+            response_body: None,
         }
     }
 
@@ -167,6 +205,35 @@ mod tests {
         assert!(line(&record(None, 401), &settings(LogLevel::Error, UserIdForm::Omit)).is_none());
         assert!(line(&record(None, 502), &settings(LogLevel::Error, UserIdForm::Omit)).is_some());
         assert!(line(&record(None, 502), &settings(LogLevel::Off, UserIdForm::Omit)).is_none());
+    }
+
+    #[test]
+    fn a_truncated_body_is_marked_and_logged_as_an_error() {
+        let truncated = BodyEnd::Truncated("Network connection lost.".into());
+        let mut rec = record(None, 200);
+        rec.response_body = Some(&truncated);
+        let line: Value = serde_json::from_str(&line(&rec, &settings(LogLevel::Error, UserIdForm::Omit)).unwrap()).unwrap();
+        assert_eq!(line["status"], 200);
+        assert_eq!(line["level"], "error");
+        assert_eq!(line["response_body"], "truncated");
+        assert_eq!(line["response_body_error"], "Network connection lost.");
+    }
+
+    #[test]
+    fn bodies_are_watched_whenever_a_line_can_be_written() {
+        assert!(watches_body(LogLevel::Error), "a truncated body is an error line");
+        assert!(watches_body(LogLevel::Info));
+        assert!(!watches_body(LogLevel::Off));
+    }
+
+    #[test]
+    fn a_complete_body_is_marked_complete() {
+        let mut rec = record(None, 200);
+        rec.response_body = Some(&BodyEnd::Complete);
+        let line: Value = serde_json::from_str(&line(&rec, &settings(LogLevel::Info, UserIdForm::Omit)).unwrap()).unwrap();
+        assert_eq!(line["level"], "info");
+        assert_eq!(line["response_body"], "complete");
+        assert!(line.get("response_body_error").is_none());
     }
 
     #[test]

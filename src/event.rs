@@ -68,6 +68,7 @@ events! {
     InternalError => ("internal_error", Error),
     OriginUnreachable => ("origin_unreachable", Error),
     OriginTimeout => ("origin_timeout", Error),
+    RequestBodyIncomplete => ("request_body_incomplete", Warn),
     RateLimiterUnavailable => ("rate_limiter_unavailable", Error),
     RateLimiterStorageFailed => ("rate_limiter_storage_failed", Error),
 }

@@ -35,7 +35,10 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Response headers that describe the origin's connection, not the message: never relayed.
+/// Response headers that describe the origin's connection, not the message: never relayed,
+/// and neither is any name the origin's own `Connection` header lists (see
+/// [`connection_listed`]; `headers.js` applies that rule in the forwarding call, since
+/// the list is only known once the origin answered).
 pub const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"];
 
 /// Prefixes of identity headers that other platforms and auth proxies set for their
@@ -120,6 +123,13 @@ pub fn fold_name(name: &str) -> String {
     name.bytes().map(|b| if b.is_ascii_alphanumeric() { b.to_ascii_lowercase() as char } else { '-' }).collect()
 }
 
+/// The header names a `Connection` header lists, folded: each is hop-by-hop for that
+/// message and must not be forwarded (RFC 9110 §7.6.1). Applies to the client's request
+/// and to the origin's response alike (`connectionListed` in `headers.js` is the same rule).
+pub fn connection_listed(value: &str) -> Vec<String> {
+    value.split(',').map(|name| fold_name(name.trim())).filter(|name| !name.is_empty()).collect()
+}
+
 /// Identity headers to remove from client requests: the built-in list plus the
 /// operator's own (`extra_identity_headers`), all folded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,8 +192,7 @@ impl<'a> RequestHeaderFilter<'a> {
         forward_authorization: bool,
         identity: &'a IdentityHeaderPolicy,
     ) -> RequestHeaderFilter<'a> {
-        let connection_listed =
-            connection_header.unwrap_or("").split(',').map(|name| fold_name(name.trim())).filter(|name| !name.is_empty()).collect();
+        let connection_listed = connection_listed(connection_header.unwrap_or(""));
         RequestHeaderFilter { connection_listed, forward_authorization, identity }
     }
 
@@ -311,6 +320,12 @@ mod tests {
         // `close` is a connection option, and a header of that name is hop-by-hop too.
         assert_eq!(filter(Some("close, X-Debug-Hop, X_Other_Hop"), false).connection_extras(), "close\nx-debug-hop\nx-other-hop");
         assert_eq!(filter(None, false).connection_extras(), "");
+    }
+
+    #[test]
+    fn a_connection_header_lists_folded_names_and_skips_empty_items() {
+        assert_eq!(connection_listed("keep-alive, X-Hop-Test,,  x_other "), ["keep-alive", "x-hop-test", "x-other"]);
+        assert!(connection_listed("").is_empty());
     }
 
     #[test]

@@ -286,16 +286,24 @@ pub fn cors_edits(route: Option<&Route>, origin: Option<&str>) -> Vec<HeaderEdit
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OriginFailure {
     Unreachable(String),
-    /// No response headers within `origin_timeout_ms`.
+    /// No response headers within `origin_timeout_ms` after the request body was sent.
     TimedOut,
+    /// The client's request body broke off (the client went away mid-upload): the origin
+    /// got an incomplete request it can tell from a complete one (short of its
+    /// `Content-Length`, or no final chunk).
+    UploadBroken(String),
 }
 
-/// 502 for an unreachable origin, 504 for one that did not answer in time.
+/// 502 for an unreachable origin, 504 for one that did not answer in time, 400 when the
+/// client's own body broke off.
 pub fn origin_failed(failure: OriginFailure, config: &Config) -> Refusal {
     match failure {
         OriginFailure::Unreachable(err) => Refusal::new(Reason::OriginUnreachable, "the origin could not be reached").with_internal(err),
         OriginFailure::TimedOut => Refusal::new(Reason::OriginTimeout, "the origin did not answer in time")
-            .with_internal(format!("no response headers within {} ms", config.origin_timeout_ms)),
+            .with_internal(format!("no response headers within {} ms of the request being sent", config.origin_timeout_ms)),
+        OriginFailure::UploadBroken(err) => {
+            Refusal::new(Reason::RequestBodyIncomplete, "the request body ended before it was complete").with_internal(err)
+        }
     }
 }
 
@@ -541,7 +549,9 @@ mod tests {
         assert_eq!(origin_failed(OriginFailure::Unreachable("refused".into()), &config).reason, Reason::OriginUnreachable);
         let timeout = origin_failed(OriginFailure::TimedOut, &config);
         assert_eq!(timeout.reason, Reason::OriginTimeout);
-        assert_eq!(timeout.internal.as_deref(), Some("no response headers within 30000 ms"));
+        assert_eq!(timeout.internal.as_deref(), Some("no response headers within 30000 ms of the request being sent"));
+        let upload = origin_failed(OriginFailure::UploadBroken("client disconnected".into()), &config);
+        assert_eq!((upload.reason, upload.reason.status()), (Reason::RequestBodyIncomplete, 400));
     }
 
     fn with_metadata(resource: &str) -> Config {

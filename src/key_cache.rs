@@ -269,6 +269,13 @@ impl KeyState {
     }
 }
 
+/// Bound (milliseconds) on one KV read or write of a key document. A hot KV read takes a
+/// few ms at the edge and a cold one some tens; a KV that does not answer within this is
+/// treated as failing (`kv_read_failed` / `kv_write_failed`): a read falls through to the
+/// authority, a write is abandoned (it may still land). Without it a stalled KV would hold
+/// every request that waits for keys.
+pub const KV_TIMEOUT_MS: u64 = 1000;
+
 /// Metadata and JWKS documents larger than this (bytes) are not what Entra serves: refused
 /// by `Content-Length`, and cut off there when streamed.
 pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;

@@ -63,7 +63,15 @@ pub struct RateLimit {
     pub key: Vec<KeyPart>,
     pub windows: Vec<Window>,
     pub failure_mode: FailureMode,
+    /// Bound on one round trip to the bucket's Durable Object, in milliseconds; past it the
+    /// limiter counts as unavailable and `failure_mode` applies.
+    pub timeout_ms: u64,
 }
+
+/// Default of a rate limit's `timeout_ms`.
+pub const DEFAULT_LIMITER_TIMEOUT_MS: u64 = 2000;
+/// Largest `timeout_ms` (a request waits this long at most for its limit).
+pub const MAX_LIMITER_TIMEOUT_MS: u64 = 30_000;
 
 impl RateLimit {
     /// The bucket a request counts against: the limit's name and the key's values.
@@ -294,6 +302,7 @@ mod tests {
             key: vec![KeyPart::Oid],
             windows: vec![window(100, 60, 20)],
             failure_mode: FailureMode::Open,
+            timeout_ms: DEFAULT_LIMITER_TIMEOUT_MS,
         };
         let (verdict, _) = decide(&limit.windows, &[None], 0);
         let (policy, state) = headers(&limit, &verdict);
@@ -308,6 +317,7 @@ mod tests {
             key: vec![KeyPart::Tenant, KeyPart::Oid],
             windows: vec![window(1, 1, 1)],
             failure_mode: FailureMode::Open,
+            timeout_ms: DEFAULT_LIMITER_TIMEOUT_MS,
         };
         assert_eq!(limit.bucket(None, Some("1.2.3.4")), "l|tid=-|oid=-");
         let ip = RateLimit { key: vec![KeyPart::Ip], ..limit };

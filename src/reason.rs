@@ -92,6 +92,7 @@ reasons! {
     ConfigInvalid => ("config_invalid", 500, None, "Gateway misconfigured"),
     OriginUnreachable => ("origin_unreachable", 502, None, "Origin unreachable"),
     OriginTimeout => ("origin_timeout", 504, None, "Origin timed out"),
+    RequestBodyIncomplete => ("request_body_incomplete", 400, None, "Request body incomplete"),
     InternalError => ("internal_error", 500, None, "Internal error"),
 }
 

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::rate_limit::{FailureMode, KeyPart, RateLimit, Window};
+use crate::rate_limit::{FailureMode, KeyPart, RateLimit, Window, DEFAULT_LIMITER_TIMEOUT_MS, MAX_LIMITER_TIMEOUT_MS};
 
 use super::routes::RouteProblems;
 
@@ -13,6 +13,7 @@ pub(super) struct RawRateLimit {
     key: Vec<KeyPart>,
     windows: Vec<RawWindow>,
     failure_mode: Option<FailureMode>,
+    timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -76,5 +77,15 @@ pub(super) fn build(raw: RawRateLimit, route_name: &str, public: bool, p: &mut R
         }
         windows.push(Window { requests: w.requests, period_seconds: w.period_seconds, burst });
     }
-    (p.count() == before).then(|| RateLimit { name, key: raw.key, windows, failure_mode: raw.failure_mode.unwrap_or(FailureMode::Open) })
+    let timeout_ms = raw.timeout_ms.unwrap_or(DEFAULT_LIMITER_TIMEOUT_MS);
+    if timeout_ms == 0 || timeout_ms > MAX_LIMITER_TIMEOUT_MS {
+        p.add("rate_limit.timeout_ms", format!("must be between 1 and {MAX_LIMITER_TIMEOUT_MS}"));
+    }
+    (p.count() == before).then(|| RateLimit {
+        name,
+        key: raw.key,
+        windows,
+        failure_mode: raw.failure_mode.unwrap_or(FailureMode::Open),
+        timeout_ms,
+    })
 }

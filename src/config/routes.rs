@@ -472,6 +472,15 @@ mod tests {
         assert_eq!(limit.name, "orders");
         assert_eq!(limit.windows[1].burst, 10000, "burst defaults to requests");
         assert_eq!(limit.failure_mode, crate::rate_limit::FailureMode::Open);
+        assert_eq!(limit.timeout_ms, crate::rate_limit::DEFAULT_LIMITER_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn a_rate_limit_timeout_is_bounded() {
+        let limit = |timeout: u64| json!([{ "path": "/x", "rate_limit": { "key": ["oid"], "windows": [{ "requests": 1, "period_seconds": 1 }], "timeout_ms": timeout } }]);
+        assert_eq!(fields(limit(0)), ["ENTRA_EDGE.routes[0].rate_limit.timeout_ms"]);
+        assert_eq!(fields(limit(30_001)), ["ENTRA_EDGE.routes[0].rate_limit.timeout_ms"]);
+        assert_eq!(parse(limit(250)).unwrap().routes.routes()[0].rate_limit.as_ref().unwrap().timeout_ms, 250);
     }
 
     #[test]

@@ -19,19 +19,18 @@ export function applyEdits(headers, edits) {
 
 /**
  * A mutable copy of `source` without the names in `dropNames` (a Set of folded names) or in
- * `dropExtra` ("\n"-joined folded names, usually empty), or starting with one of
+ * `dropExtra` (a short array of folded names, usually empty), or starting with one of
  * `dropPrefixes` (an array of folded prefixes). Names are compared
  * folded, as src/forward.rs `fold_name` defines it: lowercase (the Headers iterator's
  * form already), every character other than a-z and 0-9 read as `-`.
  */
 const NOT_FOLDED = /[^a-z0-9-]/;
 const FOLD = /[^a-z0-9]/g;
-export function copyWithout(source, dropNames, dropPrefixes, dropExtra = '') {
+export function copyWithout(source, dropNames, dropPrefixes, dropExtra = []) {
   const out = new Headers(source);
-  const extra = dropExtra ? new Set(dropExtra.split('\n')) : null;
   for (const name of [...out.keys()]) {
     const folded = NOT_FOLDED.test(name) ? name.replace(FOLD, '-') : name;
-    if (dropNames.has(folded) || extra?.has(folded) || dropPrefixes.some((prefix) => folded.startsWith(prefix))) out.delete(name);
+    if (dropNames.has(folded) || dropExtra.includes(folded) || dropPrefixes.some((prefix) => folded.startsWith(prefix))) out.delete(name);
   }
   return out;
 }
@@ -65,30 +64,94 @@ export function readHead(request, names) {
 }
 
 /**
- * A whole forward in one crossing: the client's headers without `dropNames`/`dropPrefixes`/
- * `dropExtra` (the names the client's Connection header lists) and with `requestEdits`; `fetch(target)` without following redirects, bounded by
- * `timeoutMs` to the response headers; the answer relayed without `responseDropNames`/
- * `responseDropPrefixes` and with `responseEdits`. Resolves to the Response, or to a string:
- * "timeout", or "unreachable: …". What to drop and add is decided in Rust. With a
- * `signingInput`, the signed identity assertion (src/edge/assertion.rs) is signed with
- * `signKey` and set as `signHeader` before the fetch, in this same call; a signing failure
- * rejects (nothing is forwarded).
+ * The names a `Connection` header lists (RFC 9110 §7.6.1: each is hop-by-hop for this
+ * message), folded. The same rule as src/forward.rs `connection_listed`: split on `,`,
+ * trim, fold, skip empty.
  */
-export async function forward(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs, signKey, signHeader, signingInput) {
-  const headers = copyWithout(request.headers, dropNames, dropPrefixes, dropExtra);
+export function connectionListed(value) {
+  if (!value) return [];
+  return value.split(',').map((name) => name.trim().toLowerCase().replace(FOLD, '-')).filter((name) => name !== '');
+}
+
+/** A length the runtime can pass on: plain decimal digits, else null. */
+function declaredLength(headers) {
+  const value = headers.get('content-length');
+  return value !== null && /^[0-9]{1,15}$/.test(value) ? Number(value) : null;
+}
+
+/**
+ * A pass-through for `body` whose end the worker can observe: the runtime's own byte
+ * streams (piped natively, nothing buffered in JS), a FixedLengthStream when the length is
+ * known so `Content-Length` survives. Returns [readable, promise of null when the whole
+ * body went through or of the error message when it did not].
+ */
+function observed(body, length) {
+  const pipe = length === null ? new IdentityTransformStream() : new FixedLengthStream(length);
+  const done = body.pipeTo(pipe.writable).then(() => null, (err) => String(err?.message ?? err));
+  return [pipe.readable, done];
+}
+
+/**
+ * A whole forward in one crossing: the client's headers without `dropNames`/`dropPrefixes`/
+ * `dropExtra` (the names the client's Connection header lists beyond those lists) and with
+ * `requestEdits`; `fetch(target)` without following redirects; the answer relayed
+ * without `responseDropNames`/`responseDropPrefixes`, without the names the origin's own
+ * `Connection` header lists, and with `responseEdits`.
+ *
+ * `timeoutMs` bounds the wait for the response headers *after the request body was
+ * handed on* (at once for a request without a body): a slow upload is not the origin's
+ * delay. An origin that answers before the upload ends is relayed at once.
+ *
+ * Resolves to [Response, promise of the relayed body's end: null complete, or why it
+ * broke (always null unless `watchBody`)], or to a string: "timeout", "upload: …" (the client's body broke off), or
+ * "unreachable: …". What to drop and add is decided in Rust.
+ *
+ * With a `signingInput`, the signed identity assertion (src/edge/assertion.rs) is signed
+ * with `signKey` and set as `signHeader` before the fetch, in this same call; a signing
+ * failure rejects (nothing is forwarded).
+ */
+export async function forward(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs, signKey, signHeader, signingInput, watchBody) {
+  const headers = copyWithout(request.headers, dropNames, dropPrefixes, dropExtra ? dropExtra.split('\n') : []);
   applyEdits(headers, requestEdits);
   if (signingInput) headers.set(signHeader, await signEs256(signKey, signingInput));
   const method = request.method;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const init = { method, headers, redirect: 'manual', signal };
-  if (method !== 'GET' && method !== 'HEAD' && request.body) init.body = request.body;
+  const controller = new AbortController();
+  // The origin's bytes as they came (a gzip body stays gzip, with its length): relayed with
+  // `encodeBody: 'manual'`, exactly what passing `response.body` straight on would send,
+  // without decoding and re-encoding it in the pipe below.
+  const init = { method, headers, redirect: 'manual', signal: controller.signal, encodeResponseBody: 'manual' };
+  let uploaded = Promise.resolve(null);
+  if (method !== 'GET' && method !== 'HEAD' && request.body) {
+    [init.body, uploaded] = observed(request.body, declaredLength(request.headers));
+  }
+  let answered = false;
+  let timedOut = false;
+  let uploadError = null;
+  let timer;
+  uploaded.then((error) => {
+    if (answered) return;
+    if (error !== null) {
+      uploadError = error;
+      controller.abort(new Error(`upload: ${error}`));
+      return;
+    }
+    timer = setTimeout(() => { timedOut = true; controller.abort(new Error('timeout')); }, timeoutMs);
+  });
   let response;
   try {
     response = await fetch(target, init);
   } catch (err) {
-    return signal.aborted ? 'timeout' : `unreachable: ${err?.message ?? err}`;
+    if (timedOut) return 'timeout';
+    if (uploadError !== null) return `upload: ${uploadError}`;
+    return `unreachable: ${err?.message ?? err}`;
+  } finally {
+    answered = true;
+    clearTimeout(timer);
   }
-  const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes);
+  const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes, connectionListed(response.headers.get('connection')));
   applyEdits(out, responseEdits);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: out });
+  let body = response.body;
+  let relayed = Promise.resolve(null);
+  if (watchBody && body !== null && method !== 'HEAD') [body, relayed] = observed(body, declaredLength(response.headers));
+  return [new Response(body, { status: response.status, statusText: response.statusText, headers: out, encodeBody: 'manual' }), relayed];
 }

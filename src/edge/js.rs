@@ -33,6 +33,7 @@ extern "C" {
         sign_key: &JsValue,
         sign_header: &str,
         signing_input: &str,
+        watch_body: bool,
     ) -> worker::js_sys::Promise;
 }
 

@@ -22,7 +22,8 @@ use crate::discovery::{checked_jwks_uri, metadata_url, OpenIdMetadata};
 use crate::event::{Event, Kind};
 use crate::jwks::{parse_jwks, KeySet, SigningKey};
 use crate::key_cache::{
-    accept_kv_copy, cron_due, kv_key, kv_ttl_seconds, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid, MAX_DOCUMENT_BYTES,
+    accept_kv_copy, cron_due, kv_key, kv_ttl_seconds, KeyCounters, KeyDocument, KeyState, Plan, RefuseCause, UnknownKid, KV_TIMEOUT_MS,
+    MAX_DOCUMENT_BYTES,
 };
 use crate::reason::{Reason, Refusal};
 use crate::signature::SignatureBackend;
@@ -367,13 +368,17 @@ async fn read_kv(source: &KeySource, tenant: &Directory, version: TokenVersion) 
             return None;
         }
     };
-    match kv.get(&kv_key(&source.isolate.config.authority, tenant, version, source.isolate.config.keys.app_id.as_deref())).text().await {
+    let read = kv.get(&kv_key(&source.isolate.config.authority, tenant, version, source.isolate.config.keys.app_id.as_deref())).text();
+    let outcome = within(Duration::from_millis(KV_TIMEOUT_MS), read)
+        .await
+        .map_or_else(|| Err(format!("no answer within {KV_TIMEOUT_MS} ms")), |read| read.map_err(|e| e.to_string()));
+    match outcome {
         Ok(Some(text)) => {
             serde_json::from_str(&text).map_err(|e| log(source, Kind::KvDocumentUnusable, tenant, version, &e.to_string())).ok()
         }
         Ok(None) => None,
         Err(err) => {
-            log(source, Kind::KvReadFailed, tenant, version, &err.to_string());
+            log(source, Kind::KvReadFailed, tenant, version, &err);
             None
         }
     }
@@ -385,10 +390,12 @@ async fn write_kv(source: &KeySource, tenant: &Directory, version: TokenVersion,
     let ttl = kv_ttl_seconds(&source.isolate.config.keys);
     let result =
         match kv.put(&kv_key(&source.isolate.config.authority, tenant, version, source.isolate.config.keys.app_id.as_deref()), text) {
-            Ok(put) => put.expiration_ttl(ttl).execute().await,
-            Err(err) => Err(err),
+            Ok(put) => within(Duration::from_millis(KV_TIMEOUT_MS), put.expiration_ttl(ttl).execute())
+                .await
+                .map_or_else(|| Err(format!("no answer within {KV_TIMEOUT_MS} ms")), |put| put.map_err(|e| e.to_string())),
+            Err(err) => Err(err.to_string()),
         };
     if let Err(err) = result {
-        log(source, Kind::KvWriteFailed, tenant, version, &err.to_string());
+        log(source, Kind::KvWriteFailed, tenant, version, &err);
     }
 }

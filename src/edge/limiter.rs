@@ -14,8 +14,6 @@ use super::runtime::within;
 use crate::rate_limit::{decide, RateLimit, Verdict, Window};
 
 pub const BINDING: &str = crate::bindings::RATE_LIMITER;
-/// Bound on one round trip to the object.
-const CALL_TIMEOUT: Duration = Duration::from_millis(2000);
 
 #[derive(Serialize, Deserialize)]
 struct Check {
@@ -68,7 +66,9 @@ impl DurableObject for EdgeRateLimiter {
     }
 }
 
-/// Asks the bucket's object whether one more request is admitted: one round trip.
+/// Asks the bucket's object whether one more request is admitted: one round trip, bounded
+/// by the limit's `timeout_ms` (past it: an error, and the limit's `failure_mode` applies;
+/// the object may still count the request it was asked about).
 pub async fn check(env: &Env, limit: &RateLimit, bucket: &str) -> std::result::Result<Verdict, String> {
     let namespace = env.durable_object(BINDING).map_err(|e| format!("Durable Object binding {BINDING}: {e}"))?;
     let stub = namespace.id_from_name(bucket).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
@@ -83,5 +83,7 @@ pub async fn check(env: &Env, limit: &RateLimit, bucket: &str) -> std::result::R
         }
         response.json::<Verdict>().await.map_err(|e| e.to_string())
     };
-    within(CALL_TIMEOUT, call).await.unwrap_or_else(|| Err(format!("rate limiter did not answer within {} ms", CALL_TIMEOUT.as_millis())))
+    within(Duration::from_millis(limit.timeout_ms), call)
+        .await
+        .unwrap_or_else(|| Err(format!("rate limiter did not answer within {} ms", limit.timeout_ms)))
 }

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use worker::web_sys::{Request, Response};
 use worker::{Context, Env, Result};
 
-use crate::access_log::{self, AccessRecord};
+use crate::access_log::{self, AccessRecord, BodyEnd};
 use crate::event::{Event, Kind};
 use crate::extract::bearer_token;
 use crate::gateway::{self, Authorized, HeaderEdit, OriginFailure, RequestHead, Start};
@@ -89,6 +89,8 @@ struct Outcome {
     origin_ms: u64,
     /// Headers for the answer besides the security headers (CORS, rate-limit state).
     edits: Vec<HeaderEdit>,
+    /// A relayed body's end (`proxy::Forwarded::Response`): the access line waits for it.
+    body_end: Option<worker::js_sys::Promise>,
 }
 
 impl Outcome {
@@ -140,7 +142,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
 
     let isolate = isolate::get(&env);
     let context = RequestContext { ids, isolate: isolate.as_ref().ok().cloned(), started_ms: started };
-    let (response, outcome) = match &isolate {
+    let (response, mut outcome) = match &isolate {
         Ok(isolate) => match serve(request, &method, &url, &headers, &env, &ctx, isolate, &context).await {
             Ok(done) => done,
             Err(err) => {
@@ -160,7 +162,7 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
 
     if !outcome.forwarded {
         // A relayed answer got these in the same call that fetched it (`proxy::forward`).
-        let mut edits = outcome.edits;
+        let mut edits = std::mem::take(&mut outcome.edits);
         edits.push(HeaderEdit::set("x-request-id", context.ids.request_id.as_str()));
         respond::finish(&response, isolate.as_ref().ok().map(|i| &i.security_headers), false, &edits)?;
     }
@@ -173,29 +175,58 @@ pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response
         // Nothing to write: spare the status read (a crossing) and the clock.
         return Ok(response);
     }
-    let record = AccessRecord {
-        time_ms: started,
-        request_id: &context.ids.request_id,
-        method: &method,
-        path: &path,
-        route: outcome.route.as_deref(),
-        status: response.status(),
-        reason: outcome.reason,
-        forwarded: outcome.forwarded,
-        verify_ms: outcome.verify_ms,
-        rate_limit_ms: outcome.rate_limit_ms,
-        origin_ms: outcome.origin_ms,
-        total_ms: now_ms().saturating_sub(started),
-        principal: outcome.principal.as_ref(),
-    };
-    if let Some(line) = access_log::line(&record, &log) {
-        if record.status >= 500 {
-            worker::console_error!("{line}");
-        } else {
-            worker::console_log!("{line}");
-        }
+    let status = response.status();
+    let line = AccessLine { started, request_id: context.ids.request_id, method, path, status, log };
+    match outcome.body_end.take() {
+        // The line is written once the body has been relayed, saying whether it all went through.
+        Some(body_end) => ctx.wait_until(async move {
+            let end = match worker::wasm_bindgen_futures::JsFuture::from(body_end).await {
+                Ok(value) => value.as_string().map_or(BodyEnd::Complete, BodyEnd::Truncated),
+                Err(err) => BodyEnd::Truncated(format!("{err:?}")),
+            };
+            line.write(&outcome, Some(&end));
+        }),
+        None => line.write(&outcome, None),
     }
     Ok(response)
+}
+
+/// What the access line needs besides the `Outcome`, owned so it can wait for the body.
+struct AccessLine {
+    started: u64,
+    request_id: String,
+    method: String,
+    path: String,
+    status: u16,
+    log: crate::config::LogSettings,
+}
+
+impl AccessLine {
+    fn write(&self, outcome: &Outcome, response_body: Option<&BodyEnd>) {
+        let record = AccessRecord {
+            time_ms: self.started,
+            request_id: &self.request_id,
+            method: &self.method,
+            path: &self.path,
+            route: outcome.route.as_deref(),
+            status: self.status,
+            reason: outcome.reason,
+            forwarded: outcome.forwarded,
+            verify_ms: outcome.verify_ms,
+            rate_limit_ms: outcome.rate_limit_ms,
+            origin_ms: outcome.origin_ms,
+            total_ms: now_ms().saturating_sub(self.started),
+            principal: outcome.principal.as_ref(),
+            response_body,
+        };
+        if let Some(line) = access_log::line(&record, &self.log) {
+            if access_log::severity(record.status, response_body) == crate::event::Severity::Error {
+                worker::console_error!("{line}");
+            } else {
+                worker::console_log!("{line}");
+            }
+        }
+    }
 }
 
 fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) -> Result<(Response, Outcome)> {
@@ -353,14 +384,26 @@ async fn forward_to_origin(
     let forwarded = proxy::forward(request, config, &isolate.drop_lists, forwarding.path, forwarding.query, extra, &response_edits).await?;
     let origin_ms = now_ms().saturating_sub(started);
     let failure = match forwarded {
-        Forwarded::Response(response) => {
-            let outcome = Outcome { route: Some(route.name.clone()), principal, forwarded: true, origin_ms, ..Outcome::default() };
+        Forwarded::Response(response, body_end) => {
+            let outcome = Outcome {
+                route: Some(route.name.clone()),
+                principal,
+                forwarded: true,
+                origin_ms,
+                body_end: Some(body_end),
+                ..Outcome::default()
+            };
             return Ok((response, outcome));
         }
         Forwarded::Unreachable(err) => OriginFailure::Unreachable(err),
         Forwarded::TimedOut => OriginFailure::TimedOut,
+        Forwarded::UploadBroken(err) => OriginFailure::UploadBroken(err),
     };
-    let kind = if failure == OriginFailure::TimedOut { Kind::OriginTimeout } else { Kind::OriginUnreachable };
+    let kind = match failure {
+        OriginFailure::TimedOut => Kind::OriginTimeout,
+        OriginFailure::Unreachable(_) => Kind::OriginUnreachable,
+        OriginFailure::UploadBroken(_) => Kind::RequestBodyIncomplete,
+    };
     let refusal = gateway::origin_failed(failure, config);
     log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&context.ids.request_id), config.log.level);
     let mut outcome = Outcome::refused(refusal.reason, Some(route));

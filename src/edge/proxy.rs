@@ -18,10 +18,14 @@ use crate::request_id::RequestIds;
 
 /// Outcome of forwarding: the relayed response, or why the origin gave none.
 pub enum Forwarded {
-    Response(web_sys::Response),
+    /// The relayed response and a promise of its body's end (`null` when every byte went
+    /// through, else the runtime's error message).
+    Response(web_sys::Response, js_sys::Promise),
     Unreachable(String),
-    /// No response headers within `origin_timeout_ms`.
+    /// No response headers within `origin_timeout_ms` of the request body being sent.
     TimedOut,
+    /// The client's request body broke off before it was all sent.
+    UploadBroken(String),
 }
 
 /// Header name lists as the runtime wants them, built once per isolate (part of `Isolate`).
@@ -101,12 +105,19 @@ pub async fn forward(
         sign_key,
         sign_header,
         signing_input,
+        crate::access_log::watches_body(config.log.level),
     );
     let outcome = JsFuture::from(promise).await.map_err(|err| worker::Error::from(describe(&err)))?;
     Ok(match outcome.as_string() {
-        None => Forwarded::Response(outcome.unchecked_into()),
+        None => {
+            let pair: Array = outcome.unchecked_into();
+            Forwarded::Response(pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+        }
         Some(failure) if failure == "timeout" => Forwarded::TimedOut,
-        Some(failure) => Forwarded::Unreachable(failure.strip_prefix("unreachable: ").unwrap_or(&failure).to_string()),
+        Some(failure) => match failure.strip_prefix("upload: ") {
+            Some(why) => Forwarded::UploadBroken(why.to_string()),
+            None => Forwarded::Unreachable(failure.strip_prefix("unreachable: ").unwrap_or(&failure).to_string()),
+        },
     })
 }
 
