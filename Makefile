@@ -10,7 +10,7 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev token test lint unit e2e check-config deploy size bench clean
+.PHONY: help tools build dev token test lint unit e2e check-config deploy size bench fuzz fuzz-cmin clean
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
@@ -20,6 +20,8 @@ help:
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
 	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
+	@echo "make fuzz   coverage-guided fuzzing of every parser and decision (nightly + cargo-fuzz, installed if missing; not part of make test)"
+	@echo "            make fuzz FUZZ_SECONDS=60 FUZZ_TARGETS='token path' FUZZ_SECONDS_token=600; make fuzz-cmin minimizes the corpora"
 	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name] [STRICT=1]   validate the gateway configuration offline"
 	@echo "make deploy [ENV=name]   check the configuration strictly, build, and wrangler deploy (top level unless ENV)"
 
@@ -63,6 +65,14 @@ deploy: build
 	$(CHECKER_NOTE)
 	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) --env "$(ENV)" --strict
 	npx wrangler deploy --config $(CONFIG) --env="$(ENV)" $(if $(DRY_RUN),--dry-run --outdir dist)
+
+# Each target for FUZZ_SECONDS (default 60) or FUZZ_SECONDS_<target>; prints execs and coverage.
+fuzz:
+	@scripts/fuzz.sh run
+
+# Merges fuzz/seeds and the working corpora into the committed, minimized fuzz/corpus.
+fuzz-cmin:
+	@scripts/fuzz.sh cmin
 
 bench: build
 	node bench/run.mjs

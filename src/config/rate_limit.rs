@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::rate_limit::{FailureMode, KeyPart, RateLimit, Window};
+use crate::rate_limit::{FailureMode, KeyPart, RateLimit, Window, MAX_BURST_REFILL_SECONDS};
 
 use super::routes::RouteProblems;
 
@@ -71,10 +71,17 @@ pub(super) fn build(raw: RawRateLimit, route_name: &str, public: bool, p: &mut R
         if burst == 0 || burst > 1_000_000_000 {
             p.add(&format!("{at}.burst"), "must be between 1 and 1000000000");
         }
+        let window = Window { requests: w.requests, period_seconds: w.period_seconds, burst };
+        if window.burst_refill_seconds() > u128::from(MAX_BURST_REFILL_SECONDS) {
+            p.add(
+                &format!("{at}.burst"),
+                "burst × period_seconds ÷ requests (the time an exhausted burst takes to refill) must be at most 10 years",
+            );
+        }
         if windows.iter().any(|x: &Window| x.period_seconds == w.period_seconds) {
             p.add(&format!("{at}.period_seconds"), "two windows with the same period");
         }
-        windows.push(Window { requests: w.requests, period_seconds: w.period_seconds, burst });
+        windows.push(window);
     }
     (p.count() == before).then(|| RateLimit { name, key: raw.key, windows, failure_mode: raw.failure_mode.unwrap_or(FailureMode::Open) })
 }
