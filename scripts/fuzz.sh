@@ -7,7 +7,9 @@
 #                          minimized (what is committed)
 #
 # Environment: FUZZ_TARGETS="token path" (default: every target), FUZZ_SECONDS=60 (per
-# target), FUZZ_SECONDS_<target>=N (one target's own budget, e.g. FUZZ_SECONDS_token=600).
+# target), FUZZ_SECONDS_<target>=N (one target's own budget, e.g. FUZZ_SECONDS_token=600),
+# FUZZ_RUNS_<target>=N (stop that target after N executions), FUZZ_SANITIZER=address
+# (default none).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -15,7 +17,10 @@ ALL_TARGETS="bearer token claims jwks metadata path route config cors gcra"
 TARGETS="${FUZZ_TARGETS:-$ALL_TARGETS}"
 SECONDS_DEFAULT="${FUZZ_SECONDS:-60}"
 # Release build with debug assertions and overflow checks: an overflow is a finding too.
-BUILD_FLAGS=(-O -a)
+# No AddressSanitizer by default: the fuzzed core is safe Rust, where panics and overflow
+# checks are what find bugs, and ASan would cost half the executions
+# (FUZZ_SANITIZER=address turns it on).
+BUILD_FLAGS=(-O -a -s "${FUZZ_SANITIZER:-none}")
 
 need_toolchain() {
   if ! rustup run nightly rustc --version >/dev/null 2>&1; then
@@ -51,6 +56,12 @@ dict_for() {
   echo "-dict=$out"
 }
 
+# FUZZ_RUNS_<target>=N stops that target after N executions (its seconds still cap it).
+runs_for() {
+  local var="FUZZ_RUNS_$1"
+  [ -z "${!var:-}" ] || echo "-runs=${!var}"
+}
+
 seconds_for() {
   local var="FUZZ_SECONDS_$1"
   echo "${!var:-$SECONDS_DEFAULT}"
@@ -63,28 +74,31 @@ run() {
   mkdir -p target/logs
   local failed=0 rows=()
   for target in $TARGETS; do
-    local seconds work log dict status
+    local seconds work log dict status runs started elapsed
     seconds=$(seconds_for "$target")
     work="target/corpus/$target"
     log="target/logs/$target.log"
     mkdir -p "$work" "corpus/$target"
     dict=$(dict_for "$target")
-    echo "fuzzing $target for ${seconds}s (log: fuzz/$log)"
+    runs=$(runs_for "$target")
+    echo "fuzzing $target for ${seconds}s${runs:+ or ${runs#-runs=} executions} (log: fuzz/$log)"
+    started=$(date +%s)
     # New inputs go to the working corpus (first directory); the committed one is read only.
     if cargo +nightly fuzz run "${BUILD_FLAGS[@]}" "$target" "$work" "corpus/$target" -- \
-      -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 $dict >"$log" 2>&1; then
+      -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 $dict $runs >"$log" 2>&1; then
       status=ok
     else
       status="CRASH: see fuzz/$log and fuzz/artifacts/$target/"
       failed=1
     fi
+    elapsed=$(($(date +%s) - started))
     local execs cov ft corp
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
     corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
-    rows+=("$(printf '%-9s %8s %12s %10s %7s %7s %7s  %s' "$target" "$seconds" "${execs:-?}" \
-      "$([ -n "$execs" ] && echo $((execs / (seconds > 0 ? seconds : 1))) || echo '?')" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$status")")
+    rows+=("$(printf '%-9s %8s %12s %10s %7s %7s %7s  %s' "$target" "$elapsed" "${execs:-?}" \
+      "$([ -n "$execs" ] && echo $((execs / (elapsed > 0 ? elapsed : 1))) || echo '?')" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$status")")
   done
   echo
   printf '%-9s %8s %12s %10s %7s %7s %7s  %s\n' target seconds execs execs/s cov ft corpus result
