@@ -152,6 +152,18 @@ fn gcra_answers_any_clock_against_any_stored_state() {
     regression("gcra", "far-apart-clock-and-state-overflowed");
 }
 
+#[test]
+fn a_json_content_type_is_refused_like_any_cty() {
+    // jwt-compact takes `cty: "JSON"` as its default content type: the parser let it through.
+    regression("token", "cty-json-passed-as-the-default-content-type");
+}
+
+#[test]
+fn a_null_jku_is_refused_like_any_jku() {
+    // jwt-compact reads `"jku": null` as absent: the parser let it through.
+    regression("token", "null-jku-passed-as-absent");
+}
+
 // ---- seeds ------------------------------------------------------------------------------
 
 fn structured_token(header: &Value, claims: &Value) -> Vec<u8> {
