@@ -164,6 +164,12 @@ fn a_null_jku_is_refused_like_any_jku() {
     regression("token", "null-jku-passed-as-absent");
 }
 
+#[test]
+fn a_key_with_an_empty_modulus_is_skipped_not_miscounted() {
+    // The bit count of an empty (or all-zero) modulus underflowed.
+    regression("jwks", "empty-modulus-underflowed-the-bit-count");
+}
+
 // ---- seeds ------------------------------------------------------------------------------
 
 fn structured_token(header: &Value, claims: &Value) -> Vec<u8> {
