@@ -10,7 +10,7 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench soak clean assertion-key assertion-jwks
+.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench soak fuzz fuzz-cmin clean assertion-key assertion-jwks
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
@@ -21,6 +21,8 @@ help:
 	@echo "make size   print the release wasm size (raw and gzip)"
 	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
 	@echo "make soak   steady-rate soak under plain workerd, default 10 minutes: make soak [SOAK_SECONDS=600 SOAK_RATE=100 SOAK_NEW_TOKENS=10] (not part of make test)"
+	@echo "make fuzz   coverage-guided fuzzing of every parser and decision (nightly + cargo-fuzz, installed if missing; not part of make test)"
+	@echo "            make fuzz FUZZ_SECONDS=60 FUZZ_TARGETS='token path' FUZZ_SECONDS_token=600; make fuzz-cmin minimizes the corpora"
 	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name] [STRICT=1]   validate the gateway configuration offline"
 	@echo "make explain TOKEN=… | TOKEN=- | TOKEN_FILE=path [ROUTE=\"GET /api/orders\"] [CONFIG=wrangler.toml] [ENV=name] [JWKS=file] [SKIP_SIGNATURE=1] [AT=time] [JSON=1]"
 	@echo "             why the gateway accepts or refuses a token (the worker's own checks; never prints the token)"
@@ -85,6 +87,14 @@ assertion-key:
 assertion-jwks:
 	@test -n "$(KEY)" || { echo "make assertion-jwks: KEY=file (the private or public JWK the secret holds) is required" >&2; exit 2; }
 	@node dev/assertion-key.mjs --jwks $(KEY) $(MORE)
+
+# Each target for FUZZ_SECONDS (default 60) or FUZZ_SECONDS_<target>; prints execs and coverage.
+fuzz:
+	@scripts/fuzz.sh run
+
+# Merges fuzz/seeds and the working corpora into the committed, minimized fuzz/corpus.
+fuzz-cmin:
+	@scripts/fuzz.sh cmin
 
 bench: build
 	node bench/run.mjs

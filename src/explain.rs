@@ -554,6 +554,7 @@ impl Context<'_> {
             "header.alg" => "alg is RS256".into(),
             "header.key_parameters" => "no jku, x5u, jwk or x5c: the token does not choose its own key".into(),
             "header.crit" => "no crit extensions".into(),
+            "header.cty" => "no cty (a nested token is not an access token)".into(),
             "header.typ" => "typ is JWT (or absent)".into(),
             "header.kid" => "kid names the signing key".into(),
             "claims.types" => "every claim the gateway reads has the right JSON type".into(),

@@ -69,7 +69,9 @@ fn usable_key(raw: RawJwk) -> Option<RsaJwk> {
     let (kid, n, e) = (raw.kid?, raw.n?, raw.e?);
     let modulus = strip_leading_zeros(Base64UrlUnpadded::decode_vec(&n).ok()?);
     let exponent = strip_leading_zeros(Base64UrlUnpadded::decode_vec(&e).ok()?);
-    let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
+    // Leading zeros are stripped, so the first byte (if any) is non-zero; an empty or all-zero
+    // `n` has no bits.
+    let bits = modulus.first().map_or(0, |first| modulus.len() * 8 - first.leading_zeros() as usize);
     if kid.is_empty() || !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) || exponent.is_empty() || exponent.len() > 8 {
         return None;
     }
@@ -178,6 +180,15 @@ mod tests {
         ]));
         let kids: Vec<_> = parse_jwks(&doc).unwrap().into_iter().map(|k| k.kid).collect();
         assert_eq!(kids, ["good"]);
+    }
+
+    #[test]
+    fn a_key_whose_modulus_is_empty_or_zero_is_skipped() {
+        // Found by the jwks fuzz target: the bit count underflowed for an empty modulus.
+        for n in ["", "AA", "AAAA"] {
+            let doc = jwks(serde_json::json!([{ "kty": "RSA", "kid": "zero", "n": n, "e": "AQAB" }]));
+            assert!(parse_jwks(&doc).is_err(), "n = {n:?}");
+        }
     }
 
     #[test]

@@ -119,7 +119,24 @@ impl Verdict {
     }
 }
 
-fn ceil_div(a: i64, b: i64) -> i64 {
+/// The clock domain of [`decide`], microseconds since the Unix epoch: a clock before 1970
+/// counts as the epoch, one past this bound (about 146,000 years from now) as the bound.
+/// Within it, and with windows the configuration accepts ([`MAX_BURST_REFILL_SECONDS`]),
+/// every theoretical arrival time fits an `i64` with room to spare, whatever the clock does.
+pub const MAX_INSTANT_US: i64 = i64::MAX / 2;
+
+/// The longest time an exhausted burst may take to refill, `burst × period ÷ requests`
+/// (ten years): the bound that keeps a window's tolerance far inside the clock's range.
+pub const MAX_BURST_REFILL_SECONDS: u64 = 10 * 366 * 86_400;
+
+impl Window {
+    /// Seconds an exhausted burst takes to refill: `burst × period_seconds ÷ requests`.
+    pub fn burst_refill_seconds(&self) -> u128 {
+        self.burst as u128 * self.period_seconds as u128 / self.requests.max(1) as u128
+    }
+}
+
+fn ceil_div(a: i128, b: i128) -> i128 {
     if a <= 0 {
         0
     } else {
@@ -127,44 +144,59 @@ fn ceil_div(a: i64, b: i64) -> i64 {
     }
 }
 
+fn to_u64(value: i128) -> u64 {
+    u64::try_from(value.max(0)).unwrap_or(u64::MAX)
+}
+
 /// Decides a request at `now_us` given each window's stored TAT; returns the verdict and
 /// the TATs to store (unchanged when refused).
+///
+/// Total for every input: `now_us` is clamped into `0..=`[`MAX_INSTANT_US`], stored TATs may
+/// be anything (a clock that jumped, state from another version), and the arithmetic is
+/// done in `i128`, so no clock can overflow it or admit more than `burst` at one instant.
 pub fn decide(windows: &[Window], tats: &[Option<i64>], now_us: i64) -> (Verdict, Vec<i64>) {
+    let now_us = now_us.clamp(0, MAX_INSTANT_US);
+    let now = i128::from(now_us);
     let mut allowed = true;
-    let mut wait_us = 0i64;
-    let mut next = Vec::with_capacity(windows.len());
+    let mut wait_us = 0i128;
+    let mut next: Vec<i128> = Vec::with_capacity(windows.len());
     for (window, tat) in windows.iter().zip(tats.iter().copied().chain(std::iter::repeat(None))) {
-        let tau = window.tolerance_us();
-        let tat = tat.unwrap_or(now_us).max(now_us);
-        if tat - now_us > tau {
+        let tau = i128::from(window.tolerance_us());
+        let tat = i128::from(tat.unwrap_or(now_us).max(now_us));
+        if tat - now > tau {
             allowed = false;
-            wait_us = wait_us.max(tat - tau - now_us);
+            wait_us = wait_us.max(tat - tau - now);
         }
         next.push(tat);
     }
     if allowed {
         for (tat, window) in next.iter_mut().zip(windows) {
-            *tat = tat.saturating_add(window.emission_us());
+            *tat += i128::from(window.emission_us());
         }
     }
     let reports = windows
         .iter()
         .zip(&next)
         .map(|(window, &tat)| {
-            let (t, tau) = (window.emission_us(), window.tolerance_us());
+            let (t, tau) = (i128::from(window.emission_us()), i128::from(window.tolerance_us()));
             // Requests that would still conform now: n with tat + (n-1)·t ≤ now + τ.
-            let headroom = now_us + tau - tat;
-            let remaining = if headroom < 0 { 0 } else { (headroom / t + 1) as u64 };
+            let headroom = now + tau - tat;
+            let remaining = if headroom < 0 { 0 } else { to_u64(headroom / t + 1) };
             WindowReport {
                 limit: window.requests,
                 window_seconds: window.period_seconds,
                 remaining: remaining.min(window.burst),
-                reset_seconds: ceil_div(tat - now_us, 1_000_000) as u64,
+                reset_seconds: to_u64(ceil_div(tat - now, 1_000_000)),
             }
         })
         .collect();
-    let stored = if allowed { next } else { tats.iter().map(|t| t.unwrap_or(now_us)).collect() };
-    let retry_after_ms = if allowed { 0 } else { ceil_div(wait_us, 1000) as u64 };
+    // Admitted TATs are at most now + τ + T: inside `i64` for every configurable window.
+    let stored = if allowed {
+        next.iter().map(|&tat| i64::try_from(tat).unwrap_or(i64::MAX)).collect()
+    } else {
+        tats.iter().map(|t| t.unwrap_or(now_us)).collect()
+    };
+    let retry_after_ms = if allowed { 0 } else { to_u64(ceil_div(wait_us, 1000)) };
     (Verdict { allowed, retry_after_ms, windows: reports }, stored)
 }
 
@@ -293,6 +325,41 @@ mod tests {
             admitted += usize::from(verdict.allowed);
         }
         assert_eq!(admitted, 2);
+    }
+
+    #[test]
+    fn any_clock_and_any_stored_state_gets_an_answer() {
+        // Found by the gcra fuzz target: `tat - now` overflowed for far-apart instants.
+        let windows = [window(1_000_000_000, 2_678_400, 1_000_000_000), window(1, 1, 1)];
+        for now in [i64::MIN, -1, 0, MAX_INSTANT_US, i64::MAX] {
+            for tat in [None, Some(i64::MIN), Some(-1), Some(i64::MAX)] {
+                let (verdict, stored) = decide(&windows, &[tat, tat], now);
+                assert_eq!(stored.len(), 2);
+                assert!(verdict.windows.iter().all(|w| w.remaining <= w.limit));
+            }
+        }
+    }
+
+    #[test]
+    fn a_clock_beyond_the_domain_admits_no_more_than_burst() {
+        let windows = [window(10, 1, 3)];
+        let (admitted, _) = run_at(&windows, &[i64::MAX; 10]);
+        assert_eq!(admitted, 3);
+        let (admitted, _) = run_at(&windows, &[i64::MIN; 10]);
+        assert_eq!(admitted, 3);
+    }
+
+    fn run_at(windows: &[Window], instants: &[i64]) -> (usize, Vec<i64>) {
+        let mut tats: Vec<Option<i64>> = vec![None; windows.len()];
+        let mut admitted = 0;
+        let mut last = Vec::new();
+        for &now in instants {
+            let (verdict, stored) = decide(windows, &tats, now);
+            tats = stored.iter().copied().map(Some).collect();
+            admitted += usize::from(verdict.allowed);
+            last = stored;
+        }
+        (admitted, last)
     }
 
     #[test]

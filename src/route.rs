@@ -4,7 +4,9 @@
 //! Patterns: `/health` (exact), `/api/orders/**` (the prefix itself and everything
 //! below it), `/api/tenants/{tenant}/orders` (a named segment matches exactly one
 //! segment). Literal segments compare ASCII case-insensitively, so a case-insensitive
-//! origin (ASP.NET, IIS) cannot be reached around a rule by changing case.
+//! origin (ASP.NET, IIS) cannot be reached around a rule by changing case, and with the
+//! path segment percent-decoded, so an origin that decodes before routing cannot be
+//! reached around a rule on `/files/a b` through `/files/a%20b`.
 
 use crate::cors::CorsPolicy;
 use crate::path::NormalizedPath;
@@ -84,7 +86,7 @@ impl PathPattern {
         let mut params = Vec::new();
         for (pattern, actual) in self.segments.iter().zip(&segments) {
             match pattern {
-                Segment::Literal(literal) if literal.eq_ignore_ascii_case(actual) => {}
+                Segment::Literal(literal) if literal_matches(literal, actual) => {}
                 Segment::Literal(_) => return None,
                 Segment::Param(name) => params.push((name.as_str(), *actual)),
             }
@@ -106,6 +108,29 @@ impl PathPattern {
             (Segment::Literal(_), Segment::Param(_)) => false,
         })
     }
+}
+
+/// Whether a literal pattern segment matches a normalized path segment, as an origin that
+/// percent-decodes the path before routing reads it: the normalized path keeps characters
+/// other than the unreserved ones percent-encoded (`a%20b`, `caf%C3%A9`), so the segment is
+/// compared decoded (ASCII case-insensitively), and a rule on `/files/a b` also guards
+/// `/files/a%20b`. Literals cannot contain `%` (see [`PathPattern::parse`]).
+fn literal_matches(literal: &str, segment: &str) -> bool {
+    let (literal, segment) = (literal.as_bytes(), segment.as_bytes());
+    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+    let (mut i, mut j) = (0, 0);
+    while j < segment.len() {
+        let (byte, width) = match (segment[j], hex(segment.get(j + 1)), hex(segment.get(j + 2))) {
+            (b'%', Some(hi), Some(lo)) => ((hi * 16 + lo) as u8, 3),
+            (b, _, _) => (b, 1),
+        };
+        if literal.get(i).is_none_or(|l| !l.eq_ignore_ascii_case(&byte)) {
+            return false;
+        }
+        i += 1;
+        j += width;
+    }
+    i == literal.len()
 }
 
 const KNOWN_METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"];
@@ -318,6 +343,17 @@ mod tests {
     fn literals_match_case_insensitively() {
         assert!(pattern("/admin/**").matches(&path("/ADMIN/users")).is_some());
         assert!(pattern("/Admin").matches(&path("/admin")).is_some());
+    }
+
+    #[test]
+    fn literals_match_the_percent_encoded_spelling_an_origin_decodes() {
+        // Found by the route fuzz property: the normalized path keeps `%20`, the origin reads a space.
+        assert!(pattern("/files/a b/**").matches(&path("/files/a%20b/x")).is_some());
+        assert!(pattern("/caf\u{e9}").matches(&path("/caf%C3%A9")).is_some());
+        assert!(pattern("/a!").matches(&path("/a%21")).is_some());
+        assert!(pattern("/a!").matches(&path("/a!")).is_some());
+        assert!(pattern("/a!").matches(&path("/a%22")).is_none());
+        assert!(pattern("/ab").matches(&path("/a%20")).is_none());
     }
 
     #[test]

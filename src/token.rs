@@ -4,6 +4,7 @@
 //! keys, but its claims are private: only `verify::authenticate` turns it into a
 //! `Principal`, so nothing downstream can act on an unverified claim.
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use jwt_compact::{Claims, UntrustedToken};
 use serde::{Deserialize, Deserializer};
 
@@ -20,15 +21,23 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// The only algorithm Entra uses for access tokens, and the only one accepted.
 pub const ALGORITHM: &str = "RS256";
 
-/// Header parameters jwt-compact does not model but which must be detected.
+/// The header parameters that are refused whatever their value, read from the header
+/// itself: jwt-compact reads `jku`, `x5u` and `cty` into its own fields, where `null` (and a
+/// `cty` of `"JSON"`) cannot be told from absence, and does not model the others.
 #[derive(Default, Deserialize)]
-struct HeaderExtras {
+struct RefusedParameters {
+    #[serde(default, deserialize_with = "present")]
+    jku: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5u: bool,
     #[serde(default, deserialize_with = "present")]
     jwk: bool,
     #[serde(default, deserialize_with = "present")]
     x5c: bool,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
+    #[serde(default, deserialize_with = "present")]
+    cty: bool,
 }
 
 /// True when the key exists, whatever its value (even `null`).
@@ -64,7 +73,7 @@ impl<'a> UnverifiedToken<'a> {
         if raw.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(malformed("not a compact JWS (expected three dot-separated parts)"));
         }
-        let token: UntrustedToken<'_, HeaderExtras> = UntrustedToken::try_from(raw).map_err(|err| {
+        let token: UntrustedToken<'_> = UntrustedToken::try_from(raw).map_err(|err| {
             use jwt_compact::ParseError;
             match err {
                 ParseError::InvalidBase64Encoding => malformed("token is not base64url-encoded"),
@@ -79,19 +88,28 @@ impl<'a> UnverifiedToken<'a> {
             return Err(Refusal::new(Reason::AlgorithmNotAllowed, "only RS256 is accepted"));
         }
         let header = token.header();
-        let extras = &header.other_fields;
+        // jwt-compact decoded and parsed this header just above; only a refused parameter given
+        // twice (which its flattened extras ignore) fails here, and is malformed.
+        let refused: RefusedParameters = raw
+            .split('.')
+            .next()
+            .and_then(|part| Base64UrlUnpadded::decode_vec(part).ok())
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(|| malformed("token header is not a valid JSON object"))?;
         // Keys named or carried by the token itself would let the caller choose the key.
         trace.check("header.key_parameters");
-        for (present, name) in
-            [(header.key_set_url.is_some(), "jku"), (header.certificate_url.is_some(), "x5u"), (extras.jwk, "jwk"), (extras.x5c, "x5c")]
-        {
+        for (present, name) in [(refused.jku, "jku"), (refused.x5u, "x5u"), (refused.jwk, "jwk"), (refused.x5c, "x5c")] {
             if present {
                 return Err(Refusal::new(Reason::HeaderNotAllowed, format!("the {name} header parameter is not allowed")));
             }
         }
         trace.check("header.crit");
-        if extras.crit {
+        if refused.crit {
             return Err(Refusal::new(Reason::HeaderNotAllowed, "critical header extensions are not understood"));
+        }
+        trace.check("header.cty");
+        if refused.cty {
+            return Err(Refusal::new(Reason::HeaderNotAllowed, "the cty header parameter is not allowed"));
         }
         trace.check("header.typ");
         if header.token_type.as_deref().is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT")) {

@@ -363,6 +363,7 @@ fn checks_run_in_the_workers_order() {
             "header.alg",
             "header.key_parameters",
             "header.crit",
+            "header.cty",
             "header.typ",
             "header.kid",
             "claims.types",

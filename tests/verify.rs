@@ -405,6 +405,9 @@ fn key_material_named_or_carried_by_the_token_is_refused() {
         ("jwk", json!({ "kty": "RSA", "n": "AQAB", "e": "AQAB" })),
         ("x5c", json!(["MIIB"])),
         ("jwk", Value::Null),
+        // Found by the token fuzz property: jwt-compact reads a null `jku`/`x5u` as absent.
+        ("jku", Value::Null),
+        ("x5u", Value::Null),
     ] {
         assert_eq!(check(&with_header(json!({ name: value }))), Err(Reason::HeaderNotAllowed), "{name}");
     }
@@ -418,6 +421,11 @@ fn critical_header_extensions_are_refused() {
 #[test]
 fn content_type_header_is_refused() {
     assert_eq!(check(&with_header(json!({ "cty": "JWT" }))), Err(Reason::HeaderNotAllowed));
+    // Found by the token fuzz property: jwt-compact takes `cty: "json"` (any case) and a null
+    // `cty` as its default content type, so they passed.
+    for value in [json!("JSON"), json!("json"), Value::Null] {
+        assert_eq!(check(&with_header(json!({ "cty": value }))), Err(Reason::HeaderNotAllowed), "{value}");
+    }
 }
 
 #[test]

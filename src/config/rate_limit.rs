@@ -2,7 +2,9 @@
 
 use serde::Deserialize;
 
-use crate::rate_limit::{FailureMode, KeyPart, RateLimit, Window, DEFAULT_LIMITER_TIMEOUT_MS, MAX_LIMITER_TIMEOUT_MS};
+use crate::rate_limit::{
+    FailureMode, KeyPart, RateLimit, Window, DEFAULT_LIMITER_TIMEOUT_MS, MAX_BURST_REFILL_SECONDS, MAX_LIMITER_TIMEOUT_MS,
+};
 
 use super::routes::RouteProblems;
 
@@ -72,10 +74,17 @@ pub(super) fn build(raw: RawRateLimit, route_name: &str, public: bool, p: &mut R
         if burst == 0 || burst > 1_000_000_000 {
             p.add(&format!("{at}.burst"), "must be between 1 and 1000000000");
         }
+        let window = Window { requests: w.requests, period_seconds: w.period_seconds, burst };
+        if window.burst_refill_seconds() > u128::from(MAX_BURST_REFILL_SECONDS) {
+            p.add(
+                &format!("{at}.burst"),
+                "burst × period_seconds ÷ requests (the time an exhausted burst takes to refill) must be at most 10 years",
+            );
+        }
         if windows.iter().any(|x: &Window| x.period_seconds == w.period_seconds) {
             p.add(&format!("{at}.period_seconds"), "two windows with the same period");
         }
-        windows.push(Window { requests: w.requests, period_seconds: w.period_seconds, burst });
+        windows.push(window);
     }
     let timeout_ms = raw.timeout_ms.unwrap_or(DEFAULT_LIMITER_TIMEOUT_MS);
     if timeout_ms == 0 || timeout_ms > MAX_LIMITER_TIMEOUT_MS {

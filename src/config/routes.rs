@@ -524,6 +524,17 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_that_takes_over_ten_years_to_refill_is_refused() {
+        // One a month with a burst of a million: 2.5 million years to earn the burst back.
+        let window = |burst: u64| {
+            json!([{ "path": "/a", "rate_limit": { "key": ["oid"],
+            "windows": [{ "requests": 1, "period_seconds": 2_678_400, "burst": burst }] } }])
+        };
+        assert_eq!(fields(window(1_000_000)), ["ENTRA_EDGE.routes[0].rate_limit.windows[0].burst"]);
+        assert!(parse(window(100)).is_ok(), "100 months refill within ten years");
+    }
+
+    #[test]
     fn a_shared_limit_name_must_mean_the_same_limit() {
         let limit =
             |requests: u64| json!({ "name": "shared", "key": ["oid"], "windows": [{ "requests": requests, "period_seconds": 60 }] });

@@ -157,3 +157,50 @@ pub fn tenant_keys_in_cloud(jwks: Vec<Value>, issuer_template: &str, cloud: Opti
         keys: KeySet::new(keys),
     }
 }
+
+/// xorshift64*: small, deterministic, good enough to explore input shapes.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let len = self.below(max + 1);
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+    /// Bytes drawn mostly from characters that matter to the parsers.
+    pub fn tricky(&mut self, max: usize) -> String {
+        const ALPHABET: &[u8] = b"aZ09-_.~+/=%2e2F5c00;:/\\ \t\r\n\"{}[],:eyJ\x00\x7f";
+        let len = self.below(max + 1);
+        let mut s: String = (0..len).map(|_| ALPHABET[self.below(ALPHABET.len())] as char).collect();
+        if self.below(8) == 0 {
+            s.push('\u{e9}');
+        }
+        s
+    }
+    pub fn mutate(&mut self, input: &str) -> String {
+        let mut bytes = input.as_bytes().to_vec();
+        for _ in 0..=self.below(4) {
+            if bytes.is_empty() {
+                break;
+            }
+            let i = self.below(bytes.len());
+            match self.below(4) {
+                0 => bytes[i] ^= 1 << self.below(8),
+                1 => {
+                    bytes.remove(i);
+                }
+                2 => bytes.insert(i, self.next() as u8),
+                _ => bytes.truncate(i),
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
