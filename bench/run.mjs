@@ -162,7 +162,6 @@ async function main() {
         { name: 'index_bg.wasm', file: path.join(process.env.BENCH_BASELINE, 'index_bg.wasm'), type: 'wasm' },
       ],
       json: { ENTRA_EDGE: edgeConfig(extra) },
-      text: secrets,
     }),
     jose: { modules: [{ name: 'worker.js', file: joseBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
     joseHygiene: { modules: [{ name: 'worker.js', file: joseHygieneBundle, type: 'esModule' }], json: { CONFIG: joseConfig } },
