@@ -27,6 +27,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod reason;
 pub mod request_id;
+pub mod revocation;
 pub mod route;
 pub mod security_headers;
 pub mod signature;

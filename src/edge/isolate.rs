@@ -16,6 +16,7 @@ use crate::token_cache::TokenCache;
 use super::keys::KeyStore;
 use super::proxy::DropLists;
 use super::respond::SecurityHeaderEdits;
+use super::revocation::RevocationStore;
 use super::runtime::random_bytes;
 
 pub struct Isolate {
@@ -30,6 +31,8 @@ pub struct Isolate {
     pub security_headers: SecurityHeaderEdits,
     /// The `ORIGIN_SECRET` secret, read once (secrets do not change within an isolate).
     pub origin_secret: Option<String>,
+    /// The revocation list's copy and read state; `None` when the list is off.
+    pub revocations: Option<RevocationStore>,
 }
 
 thread_local! {
@@ -71,6 +74,7 @@ fn build(env: &Env) -> Result<Rc<Isolate>, Refusal> {
         security_headers: SecurityHeaderEdits::new(&config.security_headers),
         keys: KeyStore::default(),
         origin_secret: env.secret(crate::bindings::ORIGIN_SECRET).ok().map(|s| s.to_string()),
+        revocations: config.revocation.map(|_| RevocationStore::default()),
         config_digest,
         config,
     }))

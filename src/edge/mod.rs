@@ -12,6 +12,7 @@ mod limiter;
 mod log;
 mod proxy;
 mod respond;
+mod revocation;
 mod runtime;
 mod webcrypto;
 
@@ -227,8 +228,11 @@ async fn serve(
     let route = admitted.route;
 
     let verify_started = now_ms();
-    let authentication =
-        if admitted.needs_token() { Some(authenticate_request(headers.authorization.as_deref(), env, ctx, isolate).await) } else { None };
+    let authentication = if admitted.needs_token() {
+        Some(authenticate_request(headers.authorization.as_deref(), env, ctx, isolate, &context.ids.request_id).await)
+    } else {
+        None
+    };
     let authorized = gateway::authorize(&admitted, authentication, &config.authority);
     let verify_ms = now_ms().saturating_sub(verify_started);
 
@@ -318,18 +322,23 @@ async fn forward_to_origin(
     Ok((context.refuse(&refusal)?, outcome))
 }
 
-/// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.
+/// Bearer token → (verified-token cache) → unverified token → keys → `Principal`, then
+/// the revocation list (when enabled) on both paths: a cached token is screened too.
 async fn authenticate_request(
     authorization: Option<&str>,
     env: &Env,
     ctx: &Context,
     isolate: &Rc<Isolate>,
+    request_id: &str,
 ) -> std::result::Result<Principal, Refusal> {
     let config = &isolate.config;
     let raw = bearer_token(authorization)?;
     let now = now_seconds();
     if let Some(principal) = cached_principal(isolate, raw, now) {
         isolate.keys.count(|c| c.token_cache_hits += 1);
+        if isolate.revocations.is_some() {
+            revocation::screen(isolate, env, ctx, raw, &principal, request_id).await?;
+        }
         return Ok(principal);
     }
     isolate.keys.count(|c| c.token_cache_misses += 1);
@@ -349,6 +358,9 @@ async fn authenticate_request(
     }
     let principal = authenticate(token, &keys, &source.backend, &rules, now).await?;
     isolate.token_cache.borrow_mut().insert(raw, principal.clone(), kid);
+    if isolate.revocations.is_some() {
+        revocation::screen(isolate, env, ctx, raw, &principal, request_id).await?;
+    }
     Ok(principal)
 }
 

@@ -1,0 +1,160 @@
+//! The revocation list's I/O: list the `REVOCATIONS` KV namespace (prefix
+//! `revocation/`, entries read from each key's metadata, or its value when a key has none)
+//! and hand the entries to the core. When to read, what a failed read means and whether a
+//! token matches are all `crate::revocation`'s decisions.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use worker::{Context, Delay, Env};
+
+use crate::bindings::REVOCATIONS;
+use crate::event::{Event, Kind};
+use crate::principal::Principal;
+use crate::reason::{Reason, Refusal};
+use crate::revocation::{build_list, token_hash, ListState, Plan, KV_PREFIX, MAX_ENTRIES};
+
+use super::isolate::Isolate;
+use super::runtime::{now_ms, within};
+
+/// A KV listing (all its pages) that takes longer than this is a failed read.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// This isolate's copy of the list (part of `Isolate`; only when the list is enabled).
+#[derive(Default)]
+pub struct RevocationStore {
+    state: RefCell<ListState>,
+}
+
+impl RevocationStore {
+    /// Entries held, age of the copy in seconds, and the last read error (health report).
+    pub fn summary(&self) -> (Option<usize>, Option<u64>, Option<String>, u32) {
+        let state = self.state.borrow();
+        let (entries, age) = state.summary(now_ms());
+        (entries, age, state.last_error.clone(), state.consecutive_failures)
+    }
+}
+
+/// Refuses `principal` (verified, or from the token cache) with 401 `token_revoked` when an
+/// entry of the list matches it, or with 503 when the list cannot be read and the failure
+/// mode is `fail_closed`. `token` is hashed only if the list holds a token entry.
+pub async fn screen(
+    isolate: &Rc<Isolate>,
+    env: &Env,
+    ctx: &Context,
+    token: &str,
+    principal: &Principal,
+    request_id: &str,
+) -> Result<(), Refusal> {
+    let (Some(store), Some(settings)) = (&isolate.revocations, isolate.config.revocation) else { return Ok(()) };
+    loop {
+        let started = now_ms();
+        let plan = store.state.borrow().plan(started, &settings);
+        let list = match plan {
+            Plan::Use(list) => list,
+            Plan::UseAndRefresh(list) => {
+                refresh_in_background(isolate, env, ctx, started);
+                list
+            }
+            Plan::ServeUnchecked { refresh } => {
+                if refresh {
+                    refresh_in_background(isolate, env, ctx, started);
+                }
+                return Ok(());
+            }
+            Plan::Read => {
+                store.state.borrow_mut().begin_read(started);
+                read(isolate, store, env, started).await;
+                continue;
+            }
+            // The read in flight ends, or is presumed abandoned, within its deadline.
+            Plan::Wait => {
+                Delay::from(Duration::from_millis(5)).await;
+                continue;
+            }
+            Plan::Unavailable { retry_after } => {
+                return Err(Refusal::new(Reason::RevocationListUnavailable, "the revocation list cannot be read right now")
+                    .with_retry_after(retry_after));
+            }
+        };
+        let now = (started / 1000) as i64;
+        return match list.check(principal, || token_hash(token), now) {
+            None => Ok(()),
+            Some(hit) => {
+                let event = Event::new(Kind::TokenRevoked).with("entry", &*hit.entry_id).with("kind", hit.kind);
+                super::log::emit(&event, Some(request_id), isolate.config.log.level);
+                Err(Refusal::new(Reason::TokenRevoked, "the token has been revoked"))
+            }
+        };
+    }
+}
+
+/// Marks a read in flight now (no await since the plan) and runs it after the response.
+fn refresh_in_background(isolate: &Rc<Isolate>, env: &Env, ctx: &Context, started: u64) {
+    let Some(store) = &isolate.revocations else { return };
+    store.state.borrow_mut().begin_read(started);
+    let (isolate, env) = (isolate.clone(), env.clone());
+    ctx.wait_until(async move {
+        if let Some(store) = &isolate.revocations {
+            read(&isolate, store, &env, started).await;
+        }
+    });
+}
+
+/// One read of the whole list (already marked in flight at `started`); records the outcome.
+async fn read(isolate: &Isolate, store: &RevocationStore, env: &Env, started: u64) {
+    let level = isolate.config.log.level;
+    let outcome = match within(READ_TIMEOUT, list_entries(env)).await {
+        Some(Ok(items)) => build_list(items, (started / 1000) as i64),
+        Some(Err(err)) => Err(err),
+        None => Err(format!("no answer from KV within {} s", READ_TIMEOUT.as_secs())),
+    };
+    match outcome {
+        Ok((list, invalid)) => {
+            for (key, why) in invalid {
+                super::log::emit(&Event::new(Kind::RevocationEntryInvalid).with("key", key).with("detail", why), None, level);
+            }
+            store.state.borrow_mut().read_succeeded(list, started);
+        }
+        Err(err) => {
+            let on_error = isolate.config.revocation.map(|s| s.on_error);
+            let event = Event::new(Kind::RevocationListReadFailed)
+                .with("detail", err.as_str())
+                .with("on_error", serde_json::to_value(on_error).unwrap_or_default());
+            super::log::emit(&event, None, level);
+            store.state.borrow_mut().read_failed(err);
+        }
+    }
+}
+
+/// Every `(key, entry JSON)` under the prefix, page by page.
+async fn list_entries(env: &Env) -> Result<Vec<(String, String)>, String> {
+    let kv = env.kv(REVOCATIONS).map_err(|_| format!("no KV namespace bound as {REVOCATIONS}"))?;
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = kv.list().prefix(KV_PREFIX.to_string());
+        if let Some(cursor) = cursor.take() {
+            request = request.cursor(cursor);
+        }
+        let page = request.execute().await.map_err(|err| format!("listing {REVOCATIONS} failed: {err}"))?;
+        for key in page.keys {
+            let json = match key.metadata {
+                Some(metadata) => Some(metadata.to_string()),
+                // `None`: deleted between the listing and the read.
+                None => kv.get(&key.name).text().await.map_err(|err| format!("reading {REVOCATIONS} failed: {err}"))?,
+            };
+            if let Some(json) = json {
+                items.push((key.name, json));
+            }
+        }
+        if items.len() > MAX_ENTRIES {
+            return Err(format!("the list holds more than {MAX_ENTRIES} entries"));
+        }
+        match (page.list_complete, page.cursor) {
+            (false, Some(next)) if !next.is_empty() => cursor = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
