@@ -10,7 +10,7 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev token test lint unit e2e check-config deploy size bench clean
+.PHONY: help tools build dev token test lint unit e2e check-config deploy size bench clean revoke revocations unrevoke
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
@@ -20,6 +20,9 @@ help:
 	@echo "make build  release build of the worker into build/"
 	@echo "make size   print the release wasm size (raw and gzip)"
 	@echo "make bench  benchmark against a pass-through and a jose worker under plain workerd (not part of make test)"
+	@echo "make revoke USER=<oid> | TENANT=<tid> | CLIENT=<app id> | TOKEN_FILE=<file|-> REASON=\"…\" [BEFORE=<time>] [EXPIRES=<time|+28h>] [BY=] [REMOTE=1] [ENV=]"
+	@echo "            add an emergency revocation entry (local make dev state, or the deployed KV with REMOTE=1)"
+	@echo "make revocations [REMOTE=1] [ENV=]   list the entries;  make unrevoke ID=<entry id> [REMOTE=1] [ENV=]   remove one"
 	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name] [STRICT=1]   validate the gateway configuration offline"
 	@echo "make deploy [ENV=name]   check the configuration strictly, build, and wrangler deploy (top level unless ENV)"
 
@@ -50,6 +53,22 @@ e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
 test: lint unit e2e
+
+# The emergency revocation list (dev/revoke.mjs). Only variables given on the command line
+# count (USER is also the login name in every environment); values reach the script quoted.
+revoke_arg = $(if $(filter command line,$(origin $(1))),--$(2) "$$$(1)")
+REVOKE_TARGET = $(if $(REMOTE),--remote) $(call revoke_arg,ENV,env)
+
+revoke: tools
+	@node dev/revoke.mjs add $(call revoke_arg,USER,user) $(call revoke_arg,TENANT,tenant) $(call revoke_arg,CLIENT,client) \
+	  $(call revoke_arg,TOKEN_FILE,token-file) $(call revoke_arg,REASON,reason) $(call revoke_arg,BEFORE,before) \
+	  $(call revoke_arg,EXPIRES,expires) $(call revoke_arg,BY,by) $(REVOKE_TARGET)
+
+revocations: tools
+	@node dev/revoke.mjs list $(REVOKE_TARGET)
+
+unrevoke: tools
+	@node dev/revoke.mjs remove $(call revoke_arg,ID,id) $(REVOKE_TARGET)
 
 # Like wrangler: wrangler.json, wrangler.jsonc or wrangler.toml, whichever exists.
 CONFIG ?= $(or $(firstword $(wildcard wrangler.json wrangler.jsonc wrangler.toml)),wrangler.toml)
