@@ -9,16 +9,24 @@ const WORKERD = path.join(ROOT, 'node_modules', '.bin', 'workerd');
 
 /**
  * Starts workerd serving `modules` ([{ name, file, type: 'esModule' | 'wasm' }]) with the
- * given JSON bindings. Outbound fetch may reach loopback (origin and authority).
+ * given JSON bindings, and KV namespaces `kv` ({ BINDING: [[key, metadata], …] }, read-only,
+ * served by bench/kv-service.js). Outbound fetch may reach loopback (origin and authority).
  */
-export async function startWorkerd({ dir, modules, json = {}, text = {}, compatibilityDate = '2025-06-01', inspectorPort }) {
+export async function startWorkerd({ dir, modules, json = {}, text = {}, kv = {}, compatibilityDate = '2025-06-01', inspectorPort }) {
   fs.mkdirSync(dir, { recursive: true });
   for (const m of modules) fs.copyFileSync(m.file, path.join(dir, m.name));
+  if (Object.keys(kv).length) fs.copyFileSync(path.join(ROOT, 'bench', 'kv-service.js'), path.join(dir, 'kv-service.js'));
+  const kvServices = Object.entries(kv).map(([name, entries]) => `(name = "kv-${name}", worker = (
+      modules = [(name = "kv-service.js", esModule = embed "kv-service.js")],
+      compatibilityDate = "${compatibilityDate}",
+      bindings = [(name = "ENTRIES", json = ${JSON.stringify(JSON.stringify(entries))})],
+    )),`).join('\n    ');
   const port = await freePort();
   const moduleList = modules.map((m) => `(name = ${JSON.stringify(m.name)}, ${m.type} = embed ${JSON.stringify(m.name)})`).join(',\n      ');
   const bindings = [
     ...Object.entries(json).map(([name, value]) => `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`),
     ...Object.entries(text).map(([name, value]) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`),
+    ...Object.keys(kv).map((name) => `(name = ${JSON.stringify(name)}, kvNamespace = "kv-${name}")`),
   ].join(',\n      ');
   const config = `using Workerd = import "/workerd/workerd.capnp";
 
@@ -26,6 +34,7 @@ const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
     (name = "loopback", network = (allow = ["public", "private", "local"])),
+    ${kvServices}
   ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
 );

@@ -39,6 +39,23 @@ async function eventually(probe, bound = PROPAGATION_BOUND_MS) {
   assert.fail(`not within ${bound} ms`);
 }
 
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** The token with each part's unused trailing bits set (parts whose length leaves some). */
+function respellings(token) {
+  const parts = token.split('.');
+  const variants = [];
+  parts.forEach((part, i) => {
+    const unused = { 2: 0b1111, 3: 0b11 }[part.length % 4];
+    if (!unused) return;
+    const last = B64URL.indexOf(part.at(-1));
+    const respelled = part.slice(0, -1) + B64URL[last | unused];
+    if (respelled !== part) variants.push(parts.map((p, j) => (j === i ? respelled : p)).join('.'));
+  });
+  assert.ok(variants.length > 0, 'the signature of an RS256 token (342 characters) has unused bits');
+  return variants;
+}
+
 const status = async (stack, token) => {
   const res = await stack.request('/orders', { token });
   await res.arrayBuffer();
@@ -143,6 +160,12 @@ describe('the revocation list', () => {
     }
     await eventually(async () => (await status(stack, token)) === 401);
     assert.equal(await status(stack, sibling), 200, 'another token of the same user still passes');
+
+    // No other spelling of the same token gets through: base64url with other unused trailing
+    // bits (which lax decoders accept) has another hash, so the gateway must refuse it anyway.
+    for (const variant of respellings(token)) {
+      assert.equal(await status(stack, variant), 401, 're-encoded token passed');
+    }
   });
 
   test('an issued-before entry spares the tokens issued at or after the bound', async () => {
