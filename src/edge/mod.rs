@@ -1,7 +1,7 @@
 //! The worker shell: I/O only. Every decision is the pure core's (`crate::gateway` for the
-//! pipeline, `crate::key_cache` for keys); `serve` awaits the I/O between them:
-//! ids → `gateway::start` → (health | preflight | refusal | token → principal → policy →
-//! rate limit → origin), then security headers and one access-log line. Per-isolate state
+//! pipeline, `crate::key_cache` for keys, `crate::revocation` for the revocation list);
+//! `serve` awaits the I/O between them: ids → `gateway::start` → (health | preflight |
+//! refusal | token → principal → revocation list → policy → rate limit → origin), then security headers and one access-log line. Per-isolate state
 //! is one `Isolate` value (`isolate.rs`).
 
 mod health;
