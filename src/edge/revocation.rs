@@ -82,7 +82,13 @@ pub async fn screen(
         return match list.check(principal, || token_hash(token), now) {
             None => Ok(()),
             Some(hit) => {
-                let event = Event::new(Kind::TokenRevoked).with("entry", &*hit.entry_id).with("kind", hit.kind);
+                // Who was refused, as the access log would show them (its line has no caller).
+                let event = Event::new(Kind::TokenRevoked)
+                    .with("entry", &*hit.entry_id)
+                    .with("kind", hit.kind)
+                    .with("tenant", principal.tenant().as_str())
+                    .with("client_app", principal.client_app_id())
+                    .with("oid", crate::access_log::user_id(principal.object_id(), isolate.config.log.user_ids));
                 super::log::emit(&event, Some(request_id), isolate.config.log.level);
                 Err(Refusal::new(Reason::TokenRevoked, "the token has been revoked"))
             }

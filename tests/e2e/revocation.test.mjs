@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { assertRefused } from '../support/assertions.mjs';
 import { ROOT } from '../../dev/wrangler.mjs';
-import { API_APP_ID_URI, DAEMON_CLIENT_ID, startStack } from '../support/stack.mjs';
+import { API_APP_ID_URI, DAEMON_CLIENT_ID, DEMO_TENANT, startStack } from '../support/stack.mjs';
 
 const run = promisify(execFile);
 const REFRESH_SECONDS = 2;
@@ -112,6 +112,11 @@ describe('the revocation list', () => {
 
     const id = entryId(added);
     assert.ok(await stack.waitForOutput(new RegExp(`"entry":"${id}","event":"token_revoked"`)), 'the refusal is logged with the entry');
+    const line = stack.gateway.output().split('\n').find((l) => l.includes(`"entry":"${id}"`));
+    const event = JSON.parse(line.slice(line.indexOf('{'), line.lastIndexOf('}') + 1));
+    assert.equal(event.tenant, DEMO_TENANT, 'the event names who was refused');
+    assert.match(event.oid, /^sha256:[0-9a-f]{16}$/, 'the oid as log_user_ids says (hashed by default)');
+    assert.ok(!line.includes(oid), 'no plain oid');
     const parts = token.split('.');
     assert.ok(!stack.gateway.output().includes(parts[1]) && !stack.gateway.output().includes(parts[2]), 'the token is never logged');
   });
