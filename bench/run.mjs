@@ -120,7 +120,8 @@ async function main() {
   });
 
   // Entries of every kind, a quarter each, none matching the benchmark's callers.
-  const revocationOn = { revocation: { enabled: true, refresh_seconds: 10 } };
+  // fail_closed: a list that cannot be read shows as errors instead of passing unchecked.
+  const revocationOn = { revocation: { enabled: true, refresh_seconds: 10, on_error: 'fail_closed' } };
   const now = Math.floor(Date.now() / 1000);
   const revocationEntries = Array.from({ length: REVOCATION_ENTRIES }, (_, i) => {
     const kind = ['user', 'client', 'tenant', 'token'][i % 4];

@@ -7,6 +7,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use serde::Deserialize;
+use worker::js_sys::{Function, Object, Promise, Reflect, JSON};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Context, Delay, Env};
 
 use crate::bindings::REVOCATIONS;
@@ -134,22 +138,49 @@ async fn read(isolate: &Isolate, store: &RevocationStore, env: &Env, started: u6
     }
 }
 
-/// Every `(key, entry JSON)` under the prefix, page by page.
+/// One page of the runtime's `KVNamespace.list()` answer (as JSON).
+#[derive(Deserialize)]
+struct Page {
+    keys: Vec<PageKey>,
+    list_complete: bool,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PageKey {
+    name: String,
+    metadata: Option<serde_json::Value>,
+}
+
+/// Calls `namespace[method](argument)` and awaits the promise it returns.
+async fn call(namespace: &JsValue, method: &str, argument: &JsValue) -> Result<JsValue, String> {
+    let failed = |err: JsValue| format!("{REVOCATIONS}.{method} failed: {}", err.as_string().unwrap_or_else(|| format!("{err:?}")));
+    let function: Function = Reflect::get(namespace, &method.into()).map_err(failed)?.dyn_into().map_err(failed)?;
+    let promise: Promise = function.call1(namespace, argument).map_err(failed)?.dyn_into().map_err(failed)?;
+    JsFuture::from(promise).await.map_err(failed)
+}
+
+/// Every `(key, entry JSON)` under the prefix, page by page (through the runtime's own
+/// `list`, read as JSON: the crate's typed listing would add its own deserializer to the WASM).
 async fn list_entries(env: &Env) -> Result<Vec<(String, String)>, String> {
-    let kv = env.kv(REVOCATIONS).map_err(|_| format!("no KV namespace bound as {REVOCATIONS}"))?;
+    let namespace = Reflect::get(env, &REVOCATIONS.into()).ok().filter(|v| v.is_object());
+    let namespace = namespace.ok_or_else(|| format!("no KV namespace bound as {REVOCATIONS}"))?;
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut request = kv.list().prefix(KV_PREFIX.to_string());
+        let options = Object::new();
+        let _ = Reflect::set(&options, &"prefix".into(), &KV_PREFIX.into());
         if let Some(cursor) = cursor.take() {
-            request = request.cursor(cursor);
+            let _ = Reflect::set(&options, &"cursor".into(), &cursor.into());
         }
-        let page = request.execute().await.map_err(|err| format!("listing {REVOCATIONS} failed: {err}"))?;
+        let answer = call(&namespace, "list", &options).await?;
+        let json = JSON::stringify(&answer).ok().and_then(|s| s.as_string()).unwrap_or_default();
+        let page: Page = serde_json::from_str(&json).map_err(|err| format!("{REVOCATIONS}.list answered {err}"))?;
         for key in page.keys {
             let json = match key.metadata {
                 Some(metadata) => Some(metadata.to_string()),
                 // `None`: deleted between the listing and the read.
-                None => kv.get(&key.name).text().await.map_err(|err| format!("reading {REVOCATIONS} failed: {err}"))?,
+                None => call(&namespace, "get", &key.name.as_str().into()).await?.as_string(),
             };
             if let Some(json) = json {
                 items.push((key.name, json));
