@@ -178,14 +178,37 @@ pub struct Match {
     pub kind: &'static str,
 }
 
-/// The entries in force, indexed for lookups by what they match.
+/// What an entry is filed under: its kind and 32 bytes (a GUID's 16 bytes then zeros, or a
+/// SHA-256), so one map serves every kind and lookups neither allocate nor care about case.
+type Slot = (u8, [u8; 32]);
+
+const USER: u8 = 0;
+const TENANT: u8 = 1;
+const CLIENT: u8 = 2;
+const TOKEN: u8 = 3;
+const KINDS: [&str; 4] = ["user", "tenant", "client", "token"];
+
+/// A GUID's 32 hex digits (dashes skipped) as bytes; `None` for anything else.
+fn guid_bytes(value: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    let mut digits = 0usize;
+    for b in value.bytes().filter(|b| *b != b'-') {
+        let nibble = (b as char).to_digit(16)? as u8;
+        if digits >= 32 {
+            return None;
+        }
+        out[digits / 2] |= if digits.is_multiple_of(2) { nibble << 4 } else { nibble };
+        digits += 1;
+    }
+    (digits == 32).then_some(out)
+}
+
+/// The entries in force, indexed by what they match.
 #[derive(Debug, Default)]
 pub struct RevocationList {
-    users: HashMap<String, Vec<Rule>>,
-    tenants: HashMap<TenantId, Vec<Rule>>,
-    clients: HashMap<String, Vec<Rule>>,
-    tokens: HashMap<[u8; 32], Vec<Rule>>,
-    len: usize,
+    entries: HashMap<Slot, Vec<Rule>>,
+    /// How many entries of each kind (a kind with none is not looked up).
+    counts: [usize; 4],
 }
 
 impl RevocationList {
@@ -194,57 +217,49 @@ impl RevocationList {
         let mut list = RevocationList::default();
         for entry in entries.into_iter().filter(|e| now < e.expires_at) {
             let rule = Rule { id: entry.id.into(), issued_before: entry.issued_before, expires_at: entry.expires_at };
-            match entry.target {
-                Target::User(oid) => list.users.entry(oid).or_default().push(rule),
-                Target::Tenant(tid) => list.tenants.entry(tid).or_default().push(rule),
-                Target::Client(app) => list.clients.entry(app).or_default().push(rule),
-                Target::Token(hash) => list.tokens.entry(hash).or_default().push(rule),
+            let slot = match &entry.target {
+                Target::User(oid) => guid_bytes(oid).map(|b| (USER, b)),
+                Target::Tenant(tid) => guid_bytes(tid.as_str()).map(|b| (TENANT, b)),
+                Target::Client(app) => guid_bytes(app).map(|b| (CLIENT, b)),
+                Target::Token(hash) => Some((TOKEN, *hash)),
+            };
+            // Parsed entries always have a slot (their values are GUIDs or hashes).
+            if let Some(slot) = slot {
+                list.counts[usize::from(slot.0)] += 1;
+                list.entries.entry(slot).or_default().push(rule);
             }
-            list.len += 1;
         }
         list
     }
 
     /// Entries held (those not ended when the list was read).
     pub fn len(&self) -> usize {
-        self.len
+        self.counts.iter().sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The entry that refuses `principal`'s token at `now` (its `iat` from the principal), if
-    /// any. `token_hash` is called
-    /// only when the list holds a token entry (so a list without one costs no hashing).
+    /// any. `token_hash` is called only when the list holds a token entry (so a list without
+    /// one costs no hashing).
     pub fn check(&self, principal: &Principal, token_hash: impl FnOnce() -> [u8; 32], now: i64) -> Option<Match> {
-        if self.len == 0 {
+        if self.entries.is_empty() {
             return None;
         }
         let issued_at = principal.issued_at();
-        let found = |rules: Option<&Vec<Rule>>, kind: &'static str| {
-            rules?.iter().find(|r| r.applies(issued_at, now)).map(|r| Match { entry_id: r.id.clone(), kind })
+        let found = |kind: u8, key: Option<[u8; 32]>| {
+            if self.counts[usize::from(kind)] == 0 {
+                return None;
+            }
+            let rules = self.entries.get(&(kind, key?))?;
+            rules.iter().find(|r| r.applies(issued_at, now)).map(|r| Match { entry_id: r.id.clone(), kind: KINDS[usize::from(kind)] })
         };
-        let lower = |value: &str| value.to_ascii_lowercase();
-        if !self.tenants.is_empty() {
-            if let Some(hit) = found(self.tenants.get(principal.tenant()), "tenant") {
-                return Some(hit);
-            }
-        }
-        if !self.users.is_empty() {
-            if let Some(hit) = principal.object_id().and_then(|oid| found(self.users.get(&lower(oid)), "user")) {
-                return Some(hit);
-            }
-        }
-        if !self.clients.is_empty() {
-            if let Some(hit) = principal.client_app_id().and_then(|app| found(self.clients.get(&lower(app)), "client")) {
-                return Some(hit);
-            }
-        }
-        if !self.tokens.is_empty() {
-            return found(self.tokens.get(&token_hash()), "token");
-        }
-        None
+        found(TENANT, guid_bytes(principal.tenant().as_str()))
+            .or_else(|| found(USER, principal.object_id().and_then(guid_bytes)))
+            .or_else(|| found(CLIENT, principal.client_app_id().and_then(guid_bytes)))
+            .or_else(|| if self.counts[usize::from(TOKEN)] == 0 { None } else { found(TOKEN, Some(token_hash())) })
     }
 }
 
