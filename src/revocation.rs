@@ -329,40 +329,40 @@ impl ListState {
         self.in_flight(now_ms)
     }
 
-    /// The decision for a request at `now_ms`: single flight (at most one read in flight),
-    /// reads at most every `refresh_seconds` while they succeed and every
-    /// [`RETRY_AFTER_FAILURE_MS`] while they fail, and the failure mode.
+    /// The decision for a request at `now_ms`. A decision never uses a copy whose read
+    /// started `refresh_seconds` or more ago (the propagation bound holds for an isolate that
+    /// was idle too): such a copy is re-read first, and the request waits. Under traffic the
+    /// copy is re-read in the background from half that age, so requests rarely wait. At most
+    /// one read is in flight; failed reads are retried at most every
+    /// [`RETRY_AFTER_FAILURE_MS`]; `on_error` decides what a request gets while they fail
+    /// (`serve_last`: the last copy, however old).
     pub fn plan(&self, now_ms: u64, settings: &RevocationSettings) -> Plan {
         let ttl_ms = settings.refresh_seconds.saturating_mul(1000);
-        let fresh = self.read_at_ms.is_some_and(|at| now_ms.saturating_sub(at) < ttl_ms);
         let failing = self.last_error.is_some();
-        // The list this request may check against, fresh or not.
-        let usable = match (&self.list, failing, settings.on_error) {
-            (Some(list), false, _) | (Some(list), true, OnError::ServeLast) => Some(list.clone()),
-            _ => None,
-        };
-        if let (true, Some(list)) = (fresh, &self.list) {
-            return Plan::Use(list.clone());
-        }
-        if self.in_flight(now_ms) {
-            return match usable {
-                Some(list) => Plan::Use(list),
-                None => Plan::Wait,
-            };
-        }
+        let in_flight = self.in_flight(now_ms);
         let may_retry = !failing || self.last_attempt_ms.is_none_or(|at| now_ms.saturating_sub(at) >= RETRY_AFTER_FAILURE_MS);
-        match (usable, may_retry) {
-            (Some(list), true) => Plan::UseAndRefresh(list),
-            (Some(list), false) => Plan::Use(list),
-            (None, true) if failing && settings.on_error == OnError::ServeLast => Plan::ServeUnchecked { refresh: true },
-            (None, true) => Plan::Read,
-            (None, false) => match settings.on_error {
-                OnError::ServeLast => Plan::ServeUnchecked { refresh: false },
-                OnError::FailClosed => {
-                    let next = self.last_attempt_ms.unwrap_or(now_ms) + RETRY_AFTER_FAILURE_MS;
-                    Plan::Unavailable { retry_after: next.saturating_sub(now_ms).div_ceil(1000).max(1) }
-                }
+        if let (Some(list), Some(read_at)) = (&self.list, self.read_at_ms) {
+            let age = now_ms.saturating_sub(read_at);
+            if age < ttl_ms {
+                let refresh = age >= ttl_ms / 2 && !in_flight && may_retry;
+                return if refresh { Plan::UseAndRefresh(list.clone()) } else { Plan::Use(list.clone()) };
+            }
+        }
+        // No copy, or one too old to decide with.
+        match (settings.on_error, failing) {
+            (_, false) if in_flight => Plan::Wait,
+            (_, false) => Plan::Read,
+            (OnError::ServeLast, true) => match (&self.list, may_retry && !in_flight) {
+                (Some(list), true) => Plan::UseAndRefresh(list.clone()),
+                (Some(list), false) => Plan::Use(list.clone()),
+                (None, refresh) => Plan::ServeUnchecked { refresh },
             },
+            (OnError::FailClosed, true) if in_flight => Plan::Wait,
+            (OnError::FailClosed, true) if may_retry => Plan::Read,
+            (OnError::FailClosed, true) => {
+                let next = self.last_attempt_ms.unwrap_or(now_ms) + RETRY_AFTER_FAILURE_MS;
+                Plan::Unavailable { retry_after: next.saturating_sub(now_ms).div_ceil(1000).max(1) }
+            }
         }
     }
 
@@ -647,24 +647,36 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_is_used_for_refresh_seconds_then_refreshed_in_the_background_once() {
+    fn a_copy_is_refreshed_in_the_background_from_half_its_lifetime_once() {
         let mut state = loaded(T0);
         let s = settings(OnError::ServeLast);
-        assert!(matches!(state.plan(T0 + 9_999, &s), Plan::Use(_)));
-        assert!(matches!(state.plan(T0 + 10_000, &s), Plan::UseAndRefresh(_)));
-        state.begin_read(T0 + 10_000);
-        assert!(matches!(state.plan(T0 + 10_001, &s), Plan::Use(_)), "no second read while one is in flight");
-        state.read_succeeded(RevocationList::default(), T0 + 10_000);
-        assert!(matches!(state.plan(T0 + 19_999, &s), Plan::Use(l) if l.is_empty()));
+        assert!(matches!(state.plan(T0 + 4_999, &s), Plan::Use(_)));
+        assert!(matches!(state.plan(T0 + 5_000, &s), Plan::UseAndRefresh(_)));
+        state.begin_read(T0 + 5_000);
+        assert!(matches!(state.plan(T0 + 5_001, &s), Plan::Use(_)), "no second read while one is in flight");
+        state.read_succeeded(RevocationList::default(), T0 + 5_000);
+        assert!(matches!(state.plan(T0 + 9_999, &s), Plan::Use(l) if l.is_empty()));
+    }
+
+    #[test]
+    fn a_copy_as_old_as_refresh_seconds_is_never_used_the_request_waits_for_a_read() {
+        // An isolate idle for an hour: its copy must not decide the next request.
+        let mut state = loaded(T0);
+        for on_error in [OnError::ServeLast, OnError::FailClosed] {
+            assert!(matches!(state.plan(T0 + 10_000, &settings(on_error)), Plan::Read));
+            assert!(matches!(state.plan(T0 + 3_600_000, &settings(on_error)), Plan::Read));
+        }
+        state.begin_read(T0 + 3_600_000);
+        assert!(matches!(state.plan(T0 + 3_600_001, &settings(OnError::ServeLast)), Plan::Wait), "the others wait for that read");
     }
 
     #[test]
     fn the_copys_age_counts_from_when_its_read_started() {
         let mut state = ListState::default();
         state.begin_read(T0);
+        // A slow read: done at T0 + 3 s, yet too old at T0 + 10 s.
         state.read_succeeded(RevocationList::default(), T0);
-        // A slow read: done at T0 + 3 s, still due at T0 + 10 s.
-        assert!(matches!(state.plan(T0 + 10_000, &settings(OnError::ServeLast)), Plan::UseAndRefresh(_)));
+        assert!(matches!(state.plan(T0 + 10_000, &settings(OnError::ServeLast)), Plan::Read));
     }
 
     #[test]
@@ -701,13 +713,16 @@ mod tests {
     }
 
     #[test]
-    fn fail_closed_stops_using_a_stale_list_once_its_refresh_failed() {
+    fn fail_closed_keeps_a_young_copy_and_refuses_once_it_is_too_old_and_reads_fail() {
         let s = settings(OnError::FailClosed);
         let mut state = loaded(T0);
-        assert!(matches!(state.plan(T0 + 10_000, &s), Plan::UseAndRefresh(_)));
+        state.begin_read(T0 + 9_000);
+        state.read_failed("KV down".into());
+        assert!(matches!(state.plan(T0 + 9_500, &s), Plan::Use(_)), "still within the bound");
+        assert!(matches!(state.plan(T0 + 10_000, &s), Plan::Read));
         state.begin_read(T0 + 10_000);
         state.read_failed("KV down".into());
-        assert!(matches!(state.plan(T0 + 10_100, &s), Plan::Unavailable { .. }));
+        assert!(matches!(state.plan(T0 + 10_100, &s), Plan::Unavailable { retry_after: 1 }));
     }
 
     #[test]

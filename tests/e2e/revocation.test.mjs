@@ -121,6 +121,17 @@ describe('the revocation list', () => {
     assert.ok(!stack.gateway.output().includes(parts[1]) && !stack.gateway.output().includes(parts[2]), 'the token is never logged');
   });
 
+  test('after a quiet spell the very first request is checked against a fresh copy', async () => {
+    const oid = uuid();
+    const token = stack.mint({ objectId: oid });
+    assert.equal(await status(stack, token), 200);
+    const quietSince = Date.now();
+    await revoke(stack, 'add', '--user', oid, '--reason', 'revoked while no one called');
+    // No request for longer than refresh_seconds: the isolate's copy is too old to decide with.
+    await sleep(Math.max(0, quietSince + REFRESH_SECONDS * 1000 + 500 - Date.now()));
+    await assertRefused(await stack.request('/orders', { token }), { status: 401, reason: 'token_revoked', error: 'invalid_token', token });
+  });
+
   test('a user entry refuses v1 and v2 tokens of that user, verified or cached, and no one else', async () => {
     const oid = uuid();
     const v2 = stack.mint({ objectId: oid });
