@@ -10,7 +10,7 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench soak fuzz fuzz-cmin clean assertion-key assertion-jwks
+.PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench soak fuzz fuzz-cmin clean assertion-key assertion-jwks revoke revocations unrevoke
 
 help:
 	@echo "make dev    run the gateway locally (wrangler dev + local Entra authority + example origin)"
@@ -23,6 +23,9 @@ help:
 	@echo "make soak   steady-rate soak under plain workerd, default 10 minutes: make soak [SOAK_SECONDS=600 SOAK_RATE=100 SOAK_NEW_TOKENS=10] (not part of make test)"
 	@echo "make fuzz   coverage-guided fuzzing of every parser and decision (nightly + cargo-fuzz, installed if missing; not part of make test)"
 	@echo "            make fuzz FUZZ_SECONDS=60 FUZZ_TARGETS='token path' FUZZ_SECONDS_token=600; make fuzz-cmin minimizes the corpora"
+	@echo "make revoke USER=<oid> | TENANT=<tid> | CLIENT=<app id> | TOKEN_FILE=<file|-> REASON=\"…\" [BEFORE=<time>] [EXPIRES=<time|+28h>] [BY=] [REMOTE=1] [ENV=]"
+	@echo "            add an emergency revocation entry (local make dev state, or the deployed KV with REMOTE=1)"
+	@echo "make revocations [REMOTE=1] [ENV=]   list the entries;  make unrevoke ID=<entry id> [REMOTE=1] [ENV=]   remove one"
 	@echo "make check-config [CONFIG=wrangler.toml] [ENV=name] [STRICT=1]   validate the gateway configuration offline"
 	@echo "make explain TOKEN=… | TOKEN=- | TOKEN_FILE=path [ROUTE=\"GET /api/orders\"] [CONFIG=wrangler.toml] [ENV=name] [JWKS=file] [SKIP_SIGNATURE=1] [AT=time] [JSON=1]"
 	@echo "             why the gateway accepts or refuses a token (the worker's own checks; never prints the token)"
@@ -57,6 +60,22 @@ e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
 test: lint unit e2e
+
+# The emergency revocation list (dev/revoke.mjs). Only variables given on the command line
+# count (USER is also the login name in every environment); values reach the script quoted.
+revoke_arg = $(if $(filter command line,$(origin $(1))),--$(2) "$$$(1)")
+REVOKE_TARGET = $(if $(REMOTE),--remote) $(call revoke_arg,ENV,env)
+
+revoke: tools
+	@node dev/revoke.mjs add $(call revoke_arg,USER,user) $(call revoke_arg,TENANT,tenant) $(call revoke_arg,CLIENT,client) \
+	  $(call revoke_arg,TOKEN_FILE,token-file) $(call revoke_arg,REASON,reason) $(call revoke_arg,BEFORE,before) \
+	  $(call revoke_arg,EXPIRES,expires) $(call revoke_arg,BY,by) $(REVOKE_TARGET)
+
+revocations: tools
+	@node dev/revoke.mjs list $(REVOKE_TARGET)
+
+unrevoke: tools
+	@node dev/revoke.mjs remove $(call revoke_arg,ID,id) $(REVOKE_TARGET)
 
 # Like wrangler: wrangler.json, wrangler.jsonc or wrangler.toml, whichever exists.
 CONFIG ?= $(or $(firstword $(wildcard wrangler.json wrangler.jsonc wrangler.toml)),wrangler.toml)

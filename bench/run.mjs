@@ -11,6 +11,7 @@
 // one run), BENCH_RUNS (3), BENCH_ONLY (substrings separated by `|`: run only matching rows).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ONLY = process.env.BENCH_ONLY;
 const DISTINCT = 1000;
+const REVOCATION_ENTRIES = 1000;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /** CPU time (s) the process has used so far: utime + stime of /proc/PID/stat. */
@@ -128,6 +130,16 @@ async function main() {
     ...extra,
   });
 
+  // Entries of every kind, a quarter each, none matching the benchmark's callers.
+  // fail_closed: a list that cannot be read shows as errors instead of passing unchecked.
+  const revocationOn = { revocation: { enabled: true, refresh_seconds: 10, on_error: 'fail_closed' } };
+  const now = Math.floor(Date.now() / 1000);
+  const revocationEntries = Array.from({ length: REVOCATION_ENTRIES }, (_, i) => {
+    const kind = ['user', 'client', 'tenant', 'token'][i % 4];
+    const value = kind === 'token' ? crypto.createHash('sha256').update(`not-a-caller-${i}`).digest('hex') : crypto.randomUUID();
+    return [`revocation/bench-${i}`, { kind, value, expires_at: now + 3600, reason: 'benchmark', created_by: 'bench', created_at: now }];
+  });
+
   const bundle = async (name) => {
     const out = path.join(work, name);
     await esbuild.build({ entryPoints: [path.join(ROOT, 'bench', name)], bundle: true, format: 'esm', platform: 'neutral', outfile: out, logLevel: 'error' });
@@ -148,13 +160,14 @@ async function main() {
   const workers = {
     passthrough: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'passthrough.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
     hygiene: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'hygiene-worker.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
-    edge: (extra, secrets = {}) => ({
+    edge: (extra, { secrets = {}, kv } = {}) => ({
       modules: [
         { name: 'index.js', file: path.join(ROOT, 'build', 'index.js'), type: 'esModule' },
         { name: 'index_bg.wasm', file: path.join(ROOT, 'build', 'index_bg.wasm'), type: 'wasm' },
       ],
       json: { ENTRA_EDGE: edgeConfig(extra) },
       text: secrets,
+      ...(kv ? { kv } : {}),
     }),
     baseline: (extra) => ({
       modules: [
@@ -179,8 +192,14 @@ async function main() {
     { row: `entra-edge, ${DISTINCT} distinct tokens`, worker: workers.edge({}), tokens: many },
     { row: `entra-edge, ${DISTINCT} distinct tokens, token cache off`, worker: workers.edge({ token_cache_size: 0 }), tokens: many },
     // The signed identity assertion on: one ES256 signature (WebCrypto) per forwarded request.
-    { row: 'entra-edge, one repeated token, signed assertion', worker: workers.edge({ assertion: {} }, assertionSecret), tokens: one },
-    { row: `entra-edge, ${DISTINCT} distinct tokens, signed assertion`, worker: workers.edge({ assertion: {} }, assertionSecret), tokens: many },
+    { row: 'entra-edge, one repeated token, signed assertion', worker: workers.edge({ assertion: {} }, { secrets: assertionSecret }), tokens: one },
+    { row: `entra-edge, ${DISTINCT} distinct tokens, signed assertion`, worker: workers.edge({ assertion: {} }, { secrets: assertionSecret }), tokens: many },
+    // The revocation list (issue 15): on with an empty list, and with entries of every kind
+    // (none matching, so every request still reaches the origin; token entries make every
+    // request hash its token).
+    { row: 'entra-edge, one repeated token, revocation list on, empty', worker: workers.edge(revocationOn, { kv: { REVOCATIONS: [] } }), tokens: one },
+    { row: `entra-edge, one repeated token, revocation list on, ${REVOCATION_ENTRIES} entries`, worker: workers.edge(revocationOn, { kv: { REVOCATIONS: revocationEntries } }), tokens: one },
+    { row: `entra-edge, ${DISTINCT} distinct tokens, revocation list on, ${REVOCATION_ENTRIES} entries`, worker: workers.edge(revocationOn, { kv: { REVOCATIONS: revocationEntries } }), tokens: many },
     { row: 'jose JS worker, one repeated token', worker: workers.jose, tokens: one },
     { row: `jose JS worker, ${DISTINCT} distinct tokens`, worker: workers.jose, tokens: many },
     { row: `jose JS worker + the same hygiene (like-for-like peer), ${DISTINCT} distinct tokens`, worker: workers.joseHygiene, tokens: many },
@@ -240,7 +259,7 @@ async function main() {
   if (ONLY) {
     // A quick look at some rows while working on performance: no reference rows, no report file.
     await Promise.all([authority.close(), origin.close()]);
-    for (const r of results) console.log(`| ${r.row} | ${r.cpuUs.toFixed(0)} (${r.cpuMin.toFixed(0)}–${r.cpuMax.toFixed(0)}) | ${r.rps.toFixed(0)} |`);
+    for (const r of results) console.log(`| ${r.row} | ${r.cpuUs.toFixed(0)} (${r.cpuMin.toFixed(0)}–${r.cpuMax.toFixed(0)}) | ${r.rps.toFixed(0)} | ${r.errors} errors |`);
     fs.rmSync(work, { recursive: true, force: true });
     return;
   }

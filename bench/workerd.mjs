@@ -9,7 +9,9 @@ const WORKERD = path.join(ROOT, 'node_modules', '.bin', 'workerd');
 
 /**
  * Starts workerd serving `modules` ([{ name, file, type: 'esModule' | 'wasm' }]) with the
- * given JSON and text bindings. Outbound fetch may reach loopback (origin and authority).
+ * given JSON and text bindings, and KV namespaces `kv` ({ BINDING: [[key, metadata], …] },
+ * read-only, served by bench/kv-service.js). Outbound fetch may reach loopback (origin and
+ * authority).
  *
  * For the fault matrix and the soak: `bindings` adds raw Cap'n Proto binding entries
  * (`kvNamespace = "svc"`, `durableObjectNamespace = (…)`); `workerExtra` adds fields to the
@@ -18,15 +20,22 @@ const WORKERD = path.join(ROOT, 'node_modules', '.bin', 'workerd');
  * socket (its URL in the result's `services[name]`) so a test can command it; `rawServices`
  * adds raw service entries (a `disk` service for SQLite-backed Durable Object storage).
  */
-export async function startWorkerd({ dir, modules, json = {}, text = {}, bindings: rawBindings = [], workerExtra = '', services = [], rawServices = [], compatibilityDate = '2025-06-01', inspectorPort }) {
+export async function startWorkerd({ dir, modules, json = {}, text = {}, kv = {}, bindings: rawBindings = [], workerExtra = '', services = [], rawServices = [], compatibilityDate = '2025-06-01', inspectorPort }) {
   fs.mkdirSync(dir, { recursive: true });
   for (const m of [...modules, ...services.flatMap((s) => s.modules)]) fs.copyFileSync(m.file, path.join(dir, m.name));
+  if (Object.keys(kv).length) fs.copyFileSync(path.join(ROOT, 'bench', 'kv-service.js'), path.join(dir, 'kv-service.js'));
+  const kvServices = Object.entries(kv).map(([name, entries]) => `(name = "kv-${name}", worker = (
+      modules = [(name = "kv-service.js", esModule = embed "kv-service.js")],
+      compatibilityDate = "${compatibilityDate}",
+      bindings = [(name = "ENTRIES", json = ${JSON.stringify(JSON.stringify(entries))})],
+    )),`).join('\n    ');
   const port = await freePort();
   const moduleListOf = (list) => list.map((m) => `(name = ${JSON.stringify(m.name)}, ${m.type} = embed ${JSON.stringify(m.name)})`).join(',\n      ');
   const bindings = [
     ...Object.entries(json).map(([name, value]) => `(name = ${JSON.stringify(name)}, json = ${JSON.stringify(JSON.stringify(value))})`),
     ...Object.entries(text).map(([name, value]) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`),
     ...rawBindings,
+    ...Object.keys(kv).map((name) => `(name = ${JSON.stringify(name)}, kvNamespace = "kv-${name}")`),
   ].join(',\n      ');
   const servicePorts = {};
   for (const s of services) servicePorts[s.name] = await freePort();
@@ -37,6 +46,7 @@ const config :Workerd.Config = (
     (name = "main", worker = .worker),
     (name = "loopback", network = (allow = ["public", "private", "local"])),
     ${rawServices.map((raw) => `${raw},`).join('\n    ')}
+    ${kvServices}
     ${services.map((s) => `(name = ${JSON.stringify(s.name)}, worker = (
       modules = [ ${moduleListOf(s.modules)} ],
       compatibilityDate = "${compatibilityDate}",

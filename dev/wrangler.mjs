@@ -100,14 +100,17 @@ async function startWranglerOnce({ config, env, persistTo, port, extraArgs = [],
 }
 
 /** Writes a wrangler.json for the prebuilt worker, with the given ENTRA_EDGE config. */
-export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {}, vars = {}, kv = true, durableObjects = true }) {
+export function writeTestConfig(dir, { entraEdge, name = 'entra-edge-test', extra = {}, vars = {}, kv = true, kvBindings = [], durableObjects = true }) {
   fs.mkdirSync(dir, { recursive: true });
   const config = {
     name,
     main: path.join(ROOT, 'build', 'index.js'),
     compatibility_date: '2025-06-01',
     vars: { ...vars, ...(entraEdge === null ? {} : { ENTRA_EDGE: entraEdge }) },
-    kv_namespaces: kv ? [{ binding: 'JWKS_CACHE', id: 'jwks-cache-test' }] : [],
+    kv_namespaces: [
+      ...(kv ? [{ binding: 'JWKS_CACHE', id: 'jwks-cache-test' }] : []),
+      ...kvBindings.map((binding) => ({ binding, id: `${binding.toLowerCase()}-test` })),
+    ],
     ...(durableObjects ? {
       durable_objects: { bindings: [{ name: 'RATE_LIMITER', class_name: 'EdgeRateLimiter' }] },
       migrations: [{ tag: 'v1', new_sqlite_classes: ['EdgeRateLimiter'] }],

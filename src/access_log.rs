@@ -59,7 +59,8 @@ pub fn pseudonym(value: &str) -> String {
     format!("sha256:{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn user_id(value: Option<&str>, form: UserIdForm) -> Value {
+/// A user identifier (`oid`, `upn`) as `log_user_ids` says it may appear in a log line.
+pub fn user_id(value: Option<&str>, form: UserIdForm) -> Value {
     match (value, form) {
         (None, _) | (_, UserIdForm::Omit) => Value::Null,
         (Some(v), UserIdForm::Hash) => Value::String(pseudonym(v)),

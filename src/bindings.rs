@@ -8,3 +8,6 @@ pub const RATE_LIMITER: &str = "RATE_LIMITER";
 pub const RATE_LIMITER_CLASS: &str = "EdgeRateLimiter";
 /// Optional secret sent to the origin in `x-entra-edge-secret`.
 pub const ORIGIN_SECRET: &str = "ORIGIN_SECRET";
+/// KV namespace of the emergency revocation list (one key per entry under
+/// `revocation::KV_PREFIX`); needed only with `[vars.ENTRA_EDGE.revocation] enabled = true`.
+pub const REVOCATIONS: &str = "REVOCATIONS";

@@ -71,6 +71,10 @@ events! {
     RequestBodyIncomplete => ("request_body_incomplete", Warn),
     RateLimiterUnavailable => ("rate_limiter_unavailable", Error),
     RateLimiterStorageFailed => ("rate_limiter_storage_failed", Error),
+    TokenRevoked => ("token_revoked", Warn),
+    RevocationListRead => ("revocation_list_read", Info),
+    RevocationListReadFailed => ("revocation_list_read_failed", Error),
+    RevocationEntryInvalid => ("revocation_entry_invalid", Error),
 }
 
 /// One occurrence of an event: its kind and its own fields (never a token or a secret).

@@ -417,6 +417,15 @@ where
         return finish_route(out, checks, admitted.as_ref(), Err(refusal), skip, &context);
     }
 
+    if config.revocation.is_some() {
+        checks.push(
+            "token.revocation",
+            Outcome::Skipped,
+            None,
+            "the emergency revocation list lives in KV and is not read here (make revocations lists it)",
+        );
+    }
+
     // 5. The route's requirements: `gateway::authorize`.
     let Some(admitted) = admitted else {
         checks.push("authorization", Outcome::Skipped, None, "no route given: scopes, roles and other route rules not checked");

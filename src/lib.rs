@@ -33,6 +33,7 @@ pub mod rate_limit;
 pub mod reason;
 pub mod request_id;
 pub mod resource_metadata;
+pub mod revocation;
 pub mod route;
 pub mod security_headers;
 pub mod signature;

@@ -42,6 +42,8 @@ pub(crate) struct Identity {
     pub(crate) version: TokenVersion,
     pub(crate) kind: TokenKind,
     pub(crate) expires_at: i64,
+    /// `iat`, seconds since the Unix epoch (Entra always sends it).
+    pub(crate) issued_at: Option<i64>,
     pub(crate) auth_contexts: Vec<String>,
     pub(crate) client_capabilities: Vec<String>,
     /// `upn` (v1) or `preferred_username` (v2): for logs only, never for decisions.
@@ -95,6 +97,11 @@ impl Principal {
     pub fn expires_at(&self) -> i64 {
         self.0.expires_at
     }
+    /// `iat`, seconds since the Unix epoch: when the token was issued (revocation
+    /// "issued before" bounds compare it).
+    pub fn issued_at(&self) -> Option<i64> {
+        self.0.issued_at
+    }
     /// Conditional Access auth contexts (`acrs`).
     pub fn auth_contexts(&self) -> &[String] {
         &self.0.auth_contexts
@@ -126,6 +133,7 @@ pub(crate) fn sample() -> Principal {
         version: TokenVersion::V2,
         kind: TokenKind::Delegated,
         expires_at: 0,
+        issued_at: None,
         auth_contexts: vec![],
         client_capabilities: vec![],
         username: Some("adele@contoso.example".into()),

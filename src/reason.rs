@@ -71,6 +71,7 @@ reasons! {
     TokenNotYetValid => ("token_not_yet_valid", 401, InvalidToken, "Token not yet valid"),
     AudienceMismatch => ("audience_mismatch", 401, InvalidToken, "Audience mismatch"),
     TokenTypeInvalid => ("token_type_invalid", 401, InvalidToken, "Not an access token for this API"),
+    TokenRevoked => ("token_revoked", 401, InvalidToken, "Token revoked"),
     PathInvalid => ("path_invalid", 400, None, "Invalid request path"),
     RouteNotFound => ("route_not_found", 404, None, "No route for this path"),
     MethodNotAllowed => ("method_not_allowed", 405, None, "Method not allowed"),
@@ -89,6 +90,7 @@ reasons! {
     RateLimited => ("rate_limited", 429, None, "Too many requests"),
     RateLimiterUnavailable => ("rate_limiter_unavailable", 503, None, "Rate limiter unavailable"),
     KeysUnavailable => ("keys_unavailable", 503, None, "Signing keys unavailable"),
+    RevocationListUnavailable => ("revocation_list_unavailable", 503, None, "Revocation list unavailable"),
     ConfigInvalid => ("config_invalid", 500, None, "Gateway misconfigured"),
     OriginUnreachable => ("origin_unreachable", 502, None, "Origin unreachable"),
     OriginTimeout => ("origin_timeout", 504, None, "Origin timed out"),
@@ -181,6 +183,14 @@ mod tests {
         assert_eq!(Reason::TokenExpired.status(), 401);
         assert_eq!(Reason::TokenExpired.challenge(), Challenge::InvalidToken);
         assert_eq!(Reason::TokenMissing.challenge(), Challenge::Bare);
+    }
+
+    #[test]
+    fn a_revoked_token_is_401_invalid_token_and_an_unreadable_list_503() {
+        assert_eq!((Reason::TokenRevoked.status(), Reason::TokenRevoked.challenge()), (401, Challenge::InvalidToken));
+        assert_eq!(Reason::TokenRevoked.code(), "token_revoked");
+        let unavailable = Reason::RevocationListUnavailable;
+        assert_eq!((unavailable.status(), unavailable.challenge()), (503, Challenge::None));
     }
 
     #[test]

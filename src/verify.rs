@@ -187,6 +187,7 @@ fn validate(
             version,
             kind,
             expires_at,
+            issued_at: claims.issued_at,
             auth_contexts: custom.acrs.unwrap_or_default(),
             client_capabilities: custom.xms_cc.unwrap_or_default(),
             username: custom.upn.or(custom.preferred_username),

@@ -145,6 +145,30 @@ fn check(document: &Document<'_>, text: &str, only_env: Option<&str>) -> Result<
                 Severity::Error,
             );
         }
+        let revocation_on = parsed.as_ref().is_ok_and(|c| c.revocation.is_some());
+        let revocations = namespaces.iter().position(|ns| ns.get("binding").and_then(Value::as_str) == Some(bindings::REVOCATIONS));
+        match revocations {
+            None if revocation_on => report(
+                &["kv_namespaces"],
+                "kv_namespaces",
+                format!(
+                    "{CONFIG_VAR}.revocation is enabled but no KV namespace is bound as {} (create one: npx wrangler kv namespace create {})",
+                    bindings::REVOCATIONS,
+                    bindings::REVOCATIONS
+                ),
+                Severity::Error,
+            ),
+            Some(i) if revocation_on && is_placeholder(namespaces[i].get("id").and_then(Value::as_str).unwrap_or("")) => {
+                let index = i.to_string();
+                report(
+                    &["kv_namespaces", &index, "id"],
+                    &format!("kv_namespaces[{i}].id"),
+                    format!("is a placeholder: create the namespace (npx wrangler kv namespace create {}) and put its id here", bindings::REVOCATIONS),
+                    Severity::Warning,
+                );
+            }
+            _ => {}
+        }
         for path in
             [&["origin"][..], &["authority"], &["protected_resource", "resource"], &["protected_resource", "resource_documentation"]]
         {
@@ -349,6 +373,29 @@ scopes = ["A"]
         assert_eq!(problems[0].field, "durable_objects.bindings");
         let bound = format!("{text}\n[[durable_objects.bindings]]\nname = \"RATE_LIMITER\"\nclass_name = \"EdgeRateLimiter\"\n");
         assert_eq!(check_toml(&bound, None).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn an_enabled_revocation_list_needs_its_kv_binding() {
+        let text = VALID.replace("audiences = [\"api://x\"]", "audiences = [\"api://x\"]\nrevocation = { enabled = true }");
+        let problems = check_toml(&text, None).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "kv_namespaces");
+        assert!(problems[0].message.contains("REVOCATIONS"), "{}", problems[0].message);
+        let bound = text.replace("[vars.ENTRA_EDGE]", "[[kv_namespaces]]\nbinding = \"REVOCATIONS\"\nid = \"def\"\n\n[vars.ENTRA_EDGE]");
+        assert_eq!(check_toml(&bound, None).unwrap(), vec![]);
+        let off = VALID.replace("audiences = [\"api://x\"]", "audiences = [\"api://x\"]\nrevocation = { enabled = false }");
+        assert_eq!(check_toml(&off, None).unwrap(), vec![], "no binding needed while the list is off");
+    }
+
+    #[test]
+    fn revocation_settings_are_checked_with_their_field_named() {
+        let text = VALID.replace(
+            "audiences = [\"api://x\"]",
+            "audiences = [\"api://x\"]\nrevocation = { enabled = true, refresh_seconds = 0, on_error = \"open\" }",
+        );
+        let fields: Vec<_> = check_toml(&text, None).unwrap().into_iter().map(|p| p.field).collect();
+        assert!(fields.contains(&"ENTRA_EDGE.revocation.on_error".to_string()), "{fields:?}");
     }
 
     #[test]

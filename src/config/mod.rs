@@ -13,6 +13,7 @@ mod keys;
 mod problems;
 mod protected_resource;
 mod rate_limit;
+mod revocation;
 mod routes;
 mod security_headers;
 
@@ -178,6 +179,8 @@ pub struct Config {
     pub claim_names: Vec<String>,
     /// The signed identity assertion to the origin (`[assertion]`; None: off).
     pub assertion: Option<AssertionSettings>,
+    /// The emergency revocation list (`None`: off, nothing is read or checked).
+    pub revocation: Option<crate::revocation::RevocationSettings>,
 }
 
 /// The rules a token is checked against (what `token.rs` and `verify.rs` need of the
@@ -355,6 +358,8 @@ struct RawConfig {
     protected_resource: Option<protected_resource::RawProtectedResource>,
     #[serde(default)]
     assertion: Option<assertion::RawAssertion>,
+    #[serde(default)]
+    revocation: revocation::RawRevocation,
 }
 
 fn default_authority() -> String {
@@ -502,6 +507,7 @@ impl RawConfig {
         if let Some(settings) = &assertion {
             extra_identity_headers.push(settings.header.clone());
         }
+        let revocation = self.revocation.build(&Field::root().key("revocation"), &mut problems);
 
         match (problems.count() == 0, origin, authority, routes) {
             (true, Some(origin), Some(authority), Some(routes)) => Ok(Config {
@@ -526,6 +532,7 @@ impl RawConfig {
                 log: LogSettings { level: self.log_level, user_ids: self.log_user_ids },
                 routes,
                 assertion,
+                revocation,
             }),
             _ => Err(problems.into_vec()),
         }
@@ -927,6 +934,37 @@ mod tests {
         let errors = parse(value).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].field, "ENTRA_EDGE.origin");
+    }
+
+    #[test]
+    fn the_revocation_list_is_off_unless_enabled_and_defaults_to_ten_seconds_and_serve_last() {
+        assert_eq!(parse(minimal()).unwrap().revocation, None);
+        let mut value = minimal();
+        value["revocation"] = serde_json::json!({ "refresh_seconds": 5 });
+        assert_eq!(parse(value).unwrap().revocation, None);
+        let mut value = minimal();
+        value["revocation"] = serde_json::json!({ "enabled": true });
+        let settings = parse(value).unwrap().revocation.unwrap();
+        assert_eq!((settings.refresh_seconds, settings.on_error), (10, crate::revocation::OnError::ServeLast));
+    }
+
+    #[test]
+    fn revocation_settings_are_validated_with_their_field_named() {
+        let cases = [
+            (serde_json::json!({ "enabled": true, "refresh_seconds": 0 }), "ENTRA_EDGE.revocation.refresh_seconds"),
+            (serde_json::json!({ "enabled": true, "refresh_seconds": 301 }), "ENTRA_EDGE.revocation.refresh_seconds"),
+            (serde_json::json!({ "enabled": true, "on_error": "open" }), "ENTRA_EDGE.revocation.on_error"),
+            (serde_json::json!({ "enabled": true, "ttl": 5 }), "ENTRA_EDGE.revocation.ttl"),
+            (serde_json::json!({ "enabled": "yes" }), "ENTRA_EDGE.revocation.enabled"),
+        ];
+        for (table, field) in cases {
+            let mut value = minimal();
+            value["revocation"] = table.clone();
+            assert_eq!(first_error(value).field, field, "{table}");
+        }
+        let mut value = minimal();
+        value["revocation"] = serde_json::json!({ "enabled": true, "refresh_seconds": 300, "on_error": "fail_closed" });
+        assert_eq!(parse(value).unwrap().revocation.unwrap().on_error, crate::revocation::OnError::FailClosed);
     }
 
     #[test]

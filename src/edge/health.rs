@@ -32,7 +32,7 @@ pub fn respond(isolate: &Isolate, now: i64) -> Result<Response> {
             })
         })
         .collect();
-    let body = json!({
+    let mut body = json!({
         "status": if degraded { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
         "config_digest": isolate.config_digest,
@@ -41,6 +41,10 @@ pub fn respond(isolate: &Isolate, now: i64) -> Result<Response> {
         "assertion_kid": isolate.assertion.as_ref().map(|signer| signer.kid()),
         "counters": isolate.keys.counters(),
     });
+    if let Some(store) = &isolate.revocations {
+        let (entries, age, last_error, failures) = store.summary();
+        body["revocation"] = json!({ "entries": entries, "age_seconds": age, "consecutive_failures": failures, "last_error": last_error });
+    }
     respond::gateway_answer(Answer {
         status: 200,
         headers: vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".to_string())],

@@ -17,6 +17,7 @@ use super::assertion::Signer;
 use super::keys::KeyStore;
 use super::proxy::DropLists;
 use super::respond::SecurityHeaderEdits;
+use super::revocation::RevocationStore;
 use super::runtime::random_bytes;
 
 pub struct Isolate {
@@ -33,6 +34,8 @@ pub struct Isolate {
     pub origin_secret: Option<String>,
     /// The signed identity assertion (`ENTRA_EDGE.assertion` and its secret; None: off).
     pub assertion: Option<Signer>,
+    /// The revocation list's copy and read state; `None` when the list is off.
+    pub revocations: Option<RevocationStore>,
 }
 
 thread_local! {
@@ -79,6 +82,7 @@ fn build(env: &Env) -> Result<Rc<Isolate>, Refusal> {
         security_headers: SecurityHeaderEdits::new(&config.security_headers),
         keys: KeyStore::default(),
         origin_secret: env.secret(crate::bindings::ORIGIN_SECRET).ok().map(|s| s.to_string()),
+        revocations: config.revocation.map(|_| RevocationStore::default()),
         config_digest,
         assertion,
         config,

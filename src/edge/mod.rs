@@ -1,7 +1,7 @@
 //! The worker shell: I/O only. Every decision is the pure core's (`crate::gateway` for the
-//! pipeline, `crate::key_cache` for keys); `serve` awaits the I/O between them:
-//! ids → `gateway::start` → (health | preflight | refusal | token → principal → policy →
-//! rate limit → origin), then security headers and one access-log line. Per-isolate state
+//! pipeline, `crate::key_cache` for keys, `crate::revocation` for the revocation list);
+//! `serve` awaits the I/O between them: ids → `gateway::start` → (health | preflight |
+//! refusal | token → principal → revocation list → policy → rate limit → origin), then security headers and one access-log line. Per-isolate state
 //! is one `Isolate` value (`isolate.rs`).
 
 mod assertion;
@@ -13,6 +13,7 @@ mod limiter;
 mod log;
 mod proxy;
 mod respond;
+mod revocation;
 mod runtime;
 mod webcrypto;
 
@@ -291,7 +292,7 @@ async fn serve(
     let verify_started = context.started_ms;
     let (authentication, after_verify) = if admitted.needs_token() {
         let now = (verify_started / 1000) as i64;
-        let result = authenticate_request(headers.authorization.as_deref(), env, ctx, isolate, now).await;
+        let result = authenticate_request(headers.authorization.as_deref(), env, ctx, isolate, now, &context.ids.request_id).await;
         (Some(result), now_ms())
     } else {
         (None, verify_started)
@@ -437,18 +438,23 @@ fn assertion_input<'s>(
     Ok(signer.builder.for_request(Some(principal), request, now_seconds(), entropy).map(|input| (key, signer.header.as_str(), input)))
 }
 
-/// Bearer token → (verified-token cache) → unverified token → keys → `Principal`.
+/// Bearer token → (verified-token cache) → unverified token → keys → `Principal`, then
+/// the revocation list (when enabled) on both paths: a cached token is screened too.
 async fn authenticate_request(
     authorization: Option<&str>,
     env: &Env,
     ctx: &Context,
     isolate: &Rc<Isolate>,
     now: i64,
+    request_id: &str,
 ) -> std::result::Result<Principal, Refusal> {
     let config = &isolate.config;
     let raw = bearer_token(authorization)?;
     if let Some(principal) = cached_principal(isolate, raw, now) {
         isolate.keys.count(|c| c.token_cache_hits += 1);
+        if isolate.revocations.is_some() {
+            revocation::screen(isolate, env, ctx, raw, &principal, request_id).await?;
+        }
         return Ok(principal);
     }
     isolate.keys.count(|c| c.token_cache_misses += 1);
@@ -468,6 +474,9 @@ async fn authenticate_request(
     }
     let principal = authenticate(token, &keys, &source.backend, &rules, now).await?;
     isolate.token_cache.borrow_mut().insert(raw, principal.clone(), kid);
+    if isolate.revocations.is_some() {
+        revocation::screen(isolate, env, ctx, raw, &principal, request_id).await?;
+    }
     Ok(principal)
 }
 

@@ -15,7 +15,7 @@ export * from '../../dev/demo.mjs';
  * allowed, both audiences, one catch-all authenticated route, origin and authority
  * pointing at the local servers); it may be a function of `{ origin, authority }`.
  */
-export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArgs = [], kv = true, durableObjects = true } = {}) {
+export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArgs = [], kv = true, kvBindings = [], durableObjects = true } = {}) {
   const authority = await startAuthority();
   const origin = await startOrigin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'entra-edge-test-'));
@@ -27,7 +27,7 @@ export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArg
     routes: [{ path: '/**' }],
     ...(typeof config === 'function' ? config({ origin, authority }) : config),
   };
-  const configFile = writeTestConfig(dir, { entraEdge, vars, kv, durableObjects });
+  const configFile = writeTestConfig(dir, { entraEdge, vars, kv, kvBindings, durableObjects });
   const persistTo = path.join(dir, 'state');
   const launch = () => startWrangler({ config: configFile, persistTo, extraArgs: gatewayArgs });
   let gateway;
@@ -43,6 +43,9 @@ export async function startStack({ config = {}, rawConfig, vars = {}, gatewayArg
     origin,
     gateway,
     url: gateway.url,
+    /** The generated wrangler config and the state folder (for `wrangler kv … --local`). */
+    configFile,
+    persistTo,
     /** Stops workerd and starts it again on the same state folder (KV survives, memory does not). */
     async restartGateway() {
       await stack.gateway.stop();
