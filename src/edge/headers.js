@@ -102,8 +102,8 @@ function observed(body, length) {
  * handed on* (at once for a request without a body): a slow upload is not the origin's
  * delay. An origin that answers before the upload ends is relayed at once.
  *
- * Resolves to [Response, promise of the relayed body's end: null complete, or why it
- * broke (always null unless `watchBody`)], or to a string: "timeout", "upload: …" (the client's body broke off), or
+ * Resolves to the Response (or, with `watchBody`, to [Response, promise of the relayed
+ * body's end: null complete, or why it broke]), or to a string: "timeout", "upload: …" (the client's body broke off), or
  * "unreachable: …". What to drop and add is decided in Rust.
  *
  * With a `signingInput`, the signed identity assertion (src/edge/assertion.rs) is signed
@@ -115,28 +115,48 @@ export async function forward(request, target, dropNames, dropPrefixes, dropExtr
   applyEdits(headers, requestEdits);
   if (signingInput) headers.set(signHeader, await signEs256(signKey, signingInput));
   const method = request.method;
+  const hasBody = method !== 'GET' && method !== 'HEAD' && request.body !== null;
+  if (!hasBody && !watchBody) {
+    // The common path: nothing to upload, nothing to watch. The origin's response is passed
+    // on as it came (its body untouched), the clock bounds the response headers.
+    const signal = AbortSignal.timeout(timeoutMs);
+    let response;
+    try {
+      response = await fetch(target, { method, headers, redirect: 'manual', signal });
+    } catch (err) {
+      return signal.aborted ? 'timeout' : `unreachable: ${err?.message ?? err}`;
+    }
+    const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes, connectionListed(response.headers.get('connection')));
+    applyEdits(out, responseEdits);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers: out });
+  }
   const controller = new AbortController();
   // The origin's bytes as they came (a gzip body stays gzip, with its length): relayed with
   // `encodeBody: 'manual'`, exactly what passing `response.body` straight on would send,
   // without decoding and re-encoding it in the pipe below.
   const init = { method, headers, redirect: 'manual', signal: controller.signal, encodeResponseBody: 'manual' };
-  let uploaded = Promise.resolve(null);
-  if (method !== 'GET' && method !== 'HEAD' && request.body) {
+  let uploaded = null;
+  if (hasBody) {
     [init.body, uploaded] = observed(request.body, declaredLength(request.headers));
   }
   let answered = false;
   let timedOut = false;
   let uploadError = null;
   let timer;
-  uploaded.then((error) => {
-    if (answered) return;
-    if (error !== null) {
-      uploadError = error;
-      controller.abort(new Error(`upload: ${error}`));
-      return;
-    }
-    timer = setTimeout(() => { timedOut = true; controller.abort(new Error('timeout')); }, timeoutMs);
-  });
+  const startClock = () => { timer = setTimeout(() => { timedOut = true; controller.abort(new Error('timeout')); }, timeoutMs); };
+  if (init.body === undefined) {
+    startClock(); // nothing to upload: the clock starts now (no promise hop on the common path)
+  } else {
+    uploaded.then((error) => {
+      if (answered) return;
+      if (error !== null) {
+        uploadError = error;
+        controller.abort(new Error(`upload: ${error}`));
+        return;
+      }
+      startClock();
+    });
+  }
   let response;
   try {
     response = await fetch(target, init);
@@ -150,8 +170,10 @@ export async function forward(request, target, dropNames, dropPrefixes, dropExtr
   }
   const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes, connectionListed(response.headers.get('connection')));
   applyEdits(out, responseEdits);
+  const init2 = { status: response.status, statusText: response.statusText, headers: out, encodeBody: 'manual' };
+  if (!watchBody) return new Response(response.body, init2);
   let body = response.body;
   let relayed = Promise.resolve(null);
-  if (watchBody && body !== null && method !== 'HEAD') [body, relayed] = observed(body, declaredLength(response.headers));
-  return [new Response(body, { status: response.status, statusText: response.statusText, headers: out, encodeBody: 'manual' }), relayed];
+  if (body !== null && method !== 'HEAD') [body, relayed] = observed(body, declaredLength(response.headers));
+  return [new Response(body, init2), relayed];
 }

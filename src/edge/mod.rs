@@ -386,14 +386,8 @@ async fn forward_to_origin(
     let origin_ms = now_ms().saturating_sub(started);
     let failure = match forwarded {
         Forwarded::Response(response, body_end) => {
-            let outcome = Outcome {
-                route: Some(route.name.clone()),
-                principal,
-                forwarded: true,
-                origin_ms,
-                body_end: Some(body_end),
-                ..Outcome::default()
-            };
+            let outcome =
+                Outcome { route: Some(route.name.clone()), principal, forwarded: true, origin_ms, body_end, ..Outcome::default() };
             return Ok((response, outcome));
         }
         Forwarded::Unreachable(err) => OriginFailure::Unreachable(err),

@@ -20,7 +20,8 @@ use crate::request_id::RequestIds;
 pub enum Forwarded {
     /// The relayed response and a promise of its body's end (`null` when every byte went
     /// through, else the runtime's error message).
-    Response(web_sys::Response, js_sys::Promise),
+    /// The relayed response, and the promise of its body's end when the body is watched.
+    Response(web_sys::Response, Option<js_sys::Promise>),
     Unreachable(String),
     /// No response headers within `origin_timeout_ms` of the request body being sent.
     TimedOut,
@@ -109,10 +110,11 @@ pub async fn forward(
     );
     let outcome = JsFuture::from(promise).await.map_err(|err| worker::Error::from(describe(&err)))?;
     Ok(match outcome.as_string() {
-        None => {
-            let pair: Array = outcome.unchecked_into();
-            Forwarded::Response(pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
-        }
+        // A watched body comes as [Response, promise of its end]; otherwise the Response alone.
+        None => match outcome.dyn_into::<Array>() {
+            Ok(pair) => Forwarded::Response(pair.get(0).unchecked_into(), Some(pair.get(1).unchecked_into())),
+            Err(response) => Forwarded::Response(response.unchecked_into(), None),
+        },
         Some(failure) if failure == "timeout" => Forwarded::TimedOut,
         Some(failure) => match failure.strip_prefix("upload: ") {
             Some(why) => Forwarded::UploadBroken(why.to_string()),
