@@ -57,7 +57,9 @@ class UsageError extends Error {}
 /** Seconds since the epoch from ISO 8601, epoch seconds, "now", or (relative) +N[smhd]. */
 export function parseTime(text, what, { relative = false, now = Date.now() / 1000 } = {}) {
   const value = String(text).trim();
-  if (value === 'now') return Math.floor(now);
+  // "now" is the next whole second: the gateway revokes `iat < issued_before`, and iat has
+  // whole seconds, so a token issued earlier in this very second is caught too.
+  if (value === 'now') return Math.floor(now) + 1;
   if (/^\d{9,11}$/.test(value)) return Number(value);
   const rel = /^\+(\d+)([smhd])$/.exec(value);
   if (rel && relative) return Math.floor(now) + Number(rel[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[rel[2]];

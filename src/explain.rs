@@ -481,7 +481,13 @@ fn finish(mut out: Explanation, checks: Checks, result: Result<(), Refusal>, ski
             outcome: VerdictOutcome::Pass,
             status: None,
             reason: None,
-            detail: "the worker forwards the request to the origin".into(),
+            detail: if out.checks.iter().any(|c| c.name == "token.revocation") {
+                "the worker forwards the request to the origin, unless an entry of the emergency revocation list matches the token \
+                 (not read here: make revocations lists them; a match is 401 token_revoked)"
+                    .into()
+            } else {
+                "the worker forwards the request to the origin".into()
+            },
             challenge: None,
         },
         Err(refusal) => {

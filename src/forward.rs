@@ -65,8 +65,12 @@ pub const IDENTITY_HEADER_PREFIXES: [&str; 8] = [
 /// as "who is calling": oauth2-proxy's `X-Forwarded-*` set, the `REMOTE_USER` family
 /// (Apache, Authelia, Authentik), generic user and tenant ids that multi-tenant origins
 /// read (a client-supplied tenant id is the classic cross-tenant leak), Kong's consumer
-/// headers, WSO2's and Envoy's JWT forwarding headers, Google API Gateway / Endpoints.
-pub const IDENTITY_HEADER_NAMES: [&str; 42] = [
+/// headers, WSO2's and Envoy's JWT forwarding headers, Google API Gateway / Endpoints; and
+/// the method and URL overrides that frameworks honour (`X-HTTP-Method-Override` and its
+/// kin; IIS / Symfony / Zend's `X-Original-URL` / `X-Rewrite-URL`; `X-Forwarded-Prefix`),
+/// with which an origin would act on another method or path than the one the gateway
+/// authorized and the signed assertion binds.
+pub const IDENTITY_HEADER_NAMES: [&str; 49] = [
     "x-forwarded-user",
     "x-forwarded-email",
     "x-forwarded-preferred-username",
@@ -108,6 +112,13 @@ pub const IDENTITY_HEADER_NAMES: [&str; 42] = [
     "x-apigateway-api-userinfo",
     "x-endpoint-api-userinfo",
     "x-principal",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-forwarded-prefix",
     "x-principal-id",
 ];
 

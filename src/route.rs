@@ -135,6 +135,11 @@ fn literal_matches(literal: &str, segment: &str) -> bool {
 
 const KNOWN_METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"];
 
+/// Methods a route without a `methods` list (or with `["*"]`) does not take: `TRACE` and
+/// `TRACK` echo the request (with the identity headers and `ORIGIN_SECRET` the gateway adds)
+/// back to the caller, `CONNECT` opens a tunnel. A route must name them to allow them.
+pub const UNLISTED_ONLY_METHODS: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
+
 /// The methods a route applies to. `GET` includes `HEAD`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MethodSet {
@@ -168,14 +173,15 @@ impl MethodSet {
 
     pub fn contains(&self, method: &str) -> bool {
         match self {
-            MethodSet::Any => true,
+            MethodSet::Any => !UNLISTED_ONLY_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method)),
             MethodSet::Only(list) => list.iter().any(|m| m == method),
         }
     }
 
     pub fn covers(&self, other: &MethodSet) -> bool {
         match (self, other) {
-            (MethodSet::Any, _) => true,
+            (MethodSet::Any, MethodSet::Any) => true,
+            (MethodSet::Any, MethodSet::Only(theirs)) => theirs.iter().all(|m| self.contains(m)),
             (MethodSet::Only(_), MethodSet::Any) => false,
             (MethodSet::Only(mine), MethodSet::Only(theirs)) => theirs.iter().all(|m| mine.contains(m)),
         }
@@ -183,7 +189,7 @@ impl MethodSet {
 
     pub fn names(&self) -> Vec<&str> {
         match self {
-            MethodSet::Any => KNOWN_METHODS.to_vec(),
+            MethodSet::Any => KNOWN_METHODS.iter().copied().filter(|m| !UNLISTED_ONLY_METHODS.contains(m)).collect(),
             MethodSet::Only(list) => list.iter().map(String::as_str).collect(),
         }
     }
@@ -406,5 +412,16 @@ mod tests {
             Lookup::MethodNotAllowed { allow: vec!["GET".into(), "HEAD".into(), "POST".into()] }
         );
         assert_eq!(lookup(routes.iter().map(|(m, p)| (m, p)), "GET", &path("/other")), Lookup::NotFound);
+    }
+
+    #[test]
+    fn a_route_for_every_method_does_not_take_trace_track_or_connect() {
+        let any = MethodSet::parse(None).unwrap();
+        for method in ["TRACE", "TRACK", "CONNECT", "trace"] {
+            assert!(!any.contains(method), "{method}");
+        }
+        assert!(any.contains("GET") && any.contains("PROPFIND"));
+        assert!(!any.names().contains(&"TRACE"));
+        assert!(MethodSet::parse(Some(&["TRACE".to_string()])).unwrap().contains("TRACE"));
     }
 }

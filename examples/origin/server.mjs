@@ -131,7 +131,8 @@ export function createApp({ originSecret, assertion } = {}) {
       } catch (err) {
         return res.status(401).json({ error: 'assertion_invalid', message: String(err?.message ?? err) });
       }
-      if (req.assertion === null && req.path.startsWith('/api/')) {
+      // Express matches routes ignoring case, so this test must too (`/API/…` is `/api/…`).
+      if (req.assertion === null && req.path.toLowerCase().startsWith('/api/')) {
         return res.status(401).json({ error: 'assertion_required', message: 'this API needs the gateway\'s signed identity assertion' });
       }
       next();
@@ -175,8 +176,13 @@ export function createApp({ originSecret, assertion } = {}) {
   });
 
   app.get('/api/tenants/:tenant/orders', (req, res) => {
-    // The gateway already checked that :tenant is the caller's own tid (tenant_segment).
-    const all = [...orders.entries()].filter(([key]) => key.startsWith(`${req.params.tenant}/`)).flatMap(([, list]) => list);
+    // The gateway already checked that :tenant is the caller's own tid (tenant_segment);
+    // checked again here, so a request that did not come through the gateway gets nothing.
+    const caller = callerOf(req);
+    if (!caller || caller.tenantId?.toLowerCase() !== req.params.tenant.toLowerCase()) {
+      return res.status(403).json({ error: 'tenant_mismatch', message: 'only your own tenant\'s orders' });
+    }
+    const all = [...orders.entries()].filter(([key]) => key.startsWith(`${caller.tenantId}/`)).flatMap(([, list]) => list);
     answer(req, res, { orders: all });
   });
 

@@ -213,7 +213,11 @@ fn run(options: Options) -> Result<(Explanation, String), String> {
     let config = document.gateway_config(options.env.as_deref()).map_err(|e| format!("{file}: {e}"))?;
     let request = options.route.as_deref().map(Request::parse).transpose()?;
     let input = Input { config: &config, request, token: &token, now };
-    let mut note = String::from("not checked (--skip-signature)");
+    let mut note = String::from(if options.skip_signature {
+        "not checked (--skip-signature)"
+    } else {
+        "not loaded (a check before them refused the token, or they could not be read)"
+    });
     let explanation = if options.skip_signature {
         block_on(explain::explain(input, &NativeRsa, Keys::<fn(&TenantId, TokenVersion) -> Result<KeyMaterial, String>>::Skip))
     } else {
