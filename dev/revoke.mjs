@@ -88,7 +88,7 @@ function defaultAuthor() {
 /** The entry (key and JSON) that `add` writes, validated as the gateway will parse it. */
 export function buildEntry(options, now = Math.floor(Date.now() / 1000)) {
   const targets = ['user', 'tenant', 'client', 'token-file'].filter((k) => options[k] !== undefined);
-  if (targets.length !== 1) throw new UsageError('name exactly one of --user, --tenant, --client, --token-file');
+  if (targets.length !== 1) throw new UsageError('name exactly one of --user, --tenant, --client, --token-file (with make: USER=, TENANT=, CLIENT=, TOKEN_FILE=)');
   const kind = targets[0] === 'token-file' ? 'token' : targets[0];
   let value;
   if (kind === 'token') value = hashTokenFile(options['token-file']);
@@ -96,7 +96,7 @@ export function buildEntry(options, now = Math.floor(Date.now() / 1000)) {
   else throw new UsageError(`--${kind}: ${JSON.stringify(options[kind])} is not a GUID (the ${{ user: 'object id (oid)', tenant: 'tenant id (tid)', client: 'application (client) id (azp / appid)' }[kind]})`);
 
   const reason = (options.reason ?? '').trim();
-  if (!reason) throw new UsageError('--reason is required: say why (it is kept with the entry)');
+  if (!reason) throw new UsageError('--reason is required (with make: REASON="…"): say why (it is kept with the entry)');
   if ([...reason].length > MAX_TEXT) throw new UsageError(`--reason: at most ${MAX_TEXT} characters`);
   const by = (options.by ?? defaultAuthor()).trim();
   if (!by || [...by].length > MAX_TEXT) throw new UsageError(`--by: 1–${MAX_TEXT} characters`);
@@ -203,7 +203,7 @@ async function main(argv) {
     return 0;
   }
   if (command === 'remove') {
-    if (!ID.test(values.id ?? '')) throw new UsageError('--id: the entry id printed by add or list (A–Z, a–z, 0–9, - and _)');
+    if (!ID.test(values.id ?? '')) throw new UsageError('--id (with make: ID=): the entry id printed by add or list (A–Z, a–z, 0–9, - and _)');
     if (!listEntries(values).some((item) => item.id === values.id)) {
       console.error(`revoke: no entry ${values.id} (make revocations lists them)`);
       return 1;

@@ -35,6 +35,11 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+/// True for a hop-by-hop header name (folded), as the request filter drops them.
+pub fn is_hop_by_hop(folded: &str) -> bool {
+    HOP_BY_HOP.contains(&folded)
+}
+
 /// Response headers that describe the origin's connection, not the message: never relayed,
 /// and neither is any name the origin's own `Connection` header lists (see
 /// [`connection_listed`]; `headers.js` applies that rule in the forwarding call, since

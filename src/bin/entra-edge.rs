@@ -120,7 +120,11 @@ fn read_token(source: &TokenSource) -> Result<String, String> {
         TokenSource::Env(name) => match std::env::var(name) {
             Ok(value) if value.trim() == "-" => read_stdin()?,
             Ok(value) => value,
-            Err(_) => return Err(format!("the environment variable {name} is not set")),
+            Err(_) => {
+                return Err(format!(
+                    "the environment variable {name} is not set (with make: TOKEN=…, TOKEN=- for standard input, or TOKEN_FILE=path)"
+                ))
+            }
         },
         TokenSource::Stdin => read_stdin()?,
     };

@@ -11,9 +11,9 @@ use crate::forward::fold_name;
 
 use super::{checks, Field, Problems};
 
-/// Headers the assertion cannot travel in: the ones the gateway sets or handles itself,
-/// and hop-by-hop ones (folded).
-const RESERVED_HEADERS: [&str; 27] = [
+/// Headers the assertion cannot travel in: the ones the gateway sets or handles itself
+/// (hop-by-hop ones are [`crate::forward::is_hop_by_hop`]), folded.
+const RESERVED_HEADERS: [&str; 19] = [
     "authorization",
     "host",
     "content-type",
@@ -23,14 +23,6 @@ const RESERVED_HEADERS: [&str; 27] = [
     "x-request-id",
     "traceparent",
     "tracestate",
-    "connection",
-    "keep-alive",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
     crate::forward::TENANT_ID,
     crate::forward::OBJECT_ID,
     crate::forward::SUBJECT,
@@ -101,7 +93,7 @@ impl RawAssertion {
         let header = self.header.to_ascii_lowercase();
         if !checks::is_header_name(&header) {
             problems.add(&at.key("header"), format!("{:?} is not a header name", self.header));
-        } else if RESERVED_HEADERS.contains(&fold_name(&header).as_str()) {
+        } else if RESERVED_HEADERS.contains(&fold_name(&header).as_str()) || crate::forward::is_hop_by_hop(&fold_name(&header)) {
             problems.add(
                 &at.key("header"),
                 format!("{:?} is a header the gateway sets or handles itself; choose another (default {DEFAULT_HEADER:?})", self.header),
