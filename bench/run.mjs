@@ -8,7 +8,7 @@
 //
 // Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32), BENCH_WARMUP (2),
 // BENCH_BASELINE (a build/ folder of another revision: adds its rows, to measure a change in
-// one run), BENCH_RUNS (3), BENCH_ONLY (substrings separated by `|`: run only matching rows).
+// one run), BENCH_BUILD (the build/ folder of the worker under test), BENCH_RUNS (3), BENCH_ONLY (substrings separated by `|`: run only matching rows).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import crypto from 'node:crypto';
@@ -28,6 +28,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ONLY = process.env.BENCH_ONLY;
+// The worker under test: this tree's release build, or another `build/` folder (BENCH_BUILD).
+const BUILD = process.env.BENCH_BUILD ?? path.join(ROOT, 'build');
 const DISTINCT = 1000;
 const REVOCATION_ENTRIES = 1000;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -162,8 +164,8 @@ async function main() {
     hygiene: { modules: [{ name: 'worker.js', file: path.join(ROOT, 'bench', 'hygiene-worker.js'), type: 'esModule' }], json: { CONFIG: { origin: origin.url } } },
     edge: (extra, { secrets = {}, kv } = {}) => ({
       modules: [
-        { name: 'index.js', file: path.join(ROOT, 'build', 'index.js'), type: 'esModule' },
-        { name: 'index_bg.wasm', file: path.join(ROOT, 'build', 'index_bg.wasm'), type: 'wasm' },
+        { name: 'index.js', file: path.join(BUILD, 'index.js'), type: 'esModule' },
+        { name: 'index_bg.wasm', file: path.join(BUILD, 'index_bg.wasm'), type: 'wasm' },
       ],
       json: { ENTRA_EDGE: edgeConfig(extra) },
       text: secrets,
@@ -306,7 +308,7 @@ async function main() {
 
   await Promise.all([authority.close(), origin.close()]);
 
-  const wasm = fs.readFileSync(path.join(ROOT, 'build', 'index_bg.wasm'));
+  const wasm = fs.readFileSync(path.join(BUILD, 'index_bg.wasm'));
   const gz = zlib.gzipSync(wasm, { level: 9 }).length;
   const floor = results[0];
   const pct = (v, base) => `${((v / base) * 100).toFixed(0)} %`;
