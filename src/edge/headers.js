@@ -68,8 +68,10 @@ export function readHead(request, names) {
  * message), folded. The same rule as src/forward.rs `connection_listed`: split on `,`,
  * trim, fold, skip empty.
  */
+const NOTHING_LISTED = [];
 export function connectionListed(value) {
-  if (!value) return [];
+  // The usual value names only `keep-alive`, a header the response lists drop anyway: no work.
+  if (!value || value === 'keep-alive') return NOTHING_LISTED;
   return value.split(',').map((name) => name.trim().toLowerCase().replace(FOLD, '-')).filter((name) => name !== '');
 }
 
