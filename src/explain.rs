@@ -282,13 +282,7 @@ where
             None
         }
         Some(request) => {
-            let head = RequestHead {
-                method: request.method,
-                raw_path: request.path,
-                origin: None,
-                access_control_request_method: None,
-                access_control_request_headers: None,
-            };
+            let head = RequestHead::plain(request.method, request.path);
             match gateway::start(config, head) {
                 Start::Admit(admitted) => {
                     out.route = Some(admitted.route.name.clone());

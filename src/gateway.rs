@@ -61,6 +61,14 @@ pub struct RequestHead<'a> {
     pub access_control_request_headers: Option<&'a str>,
 }
 
+impl<'a> RequestHead<'a> {
+    /// A request that is not a CORS preflight and carries no `Origin` (what `explain` and
+    /// tests ask about).
+    pub fn plain(method: &'a str, raw_path: &'a str) -> RequestHead<'a> {
+        RequestHead { method, raw_path, origin: None, access_control_request_method: None, access_control_request_headers: None }
+    }
+}
+
 /// The first decision about a request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Start<'c> {
@@ -347,7 +355,7 @@ mod tests {
     }
 
     fn head<'a>(method: &'a str, raw_path: &'a str) -> RequestHead<'a> {
-        RequestHead { method, raw_path, origin: None, access_control_request_method: None, access_control_request_headers: None }
+        RequestHead::plain(method, raw_path)
     }
 
     fn admitted<'c>(config: &'c Config, method: &str, path: &str) -> Admitted<'c> {

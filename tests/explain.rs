@@ -70,13 +70,7 @@ fn run(route: Option<&str>, token: &str) -> Explanation {
 /// `authorize`, returning its refusal (or None when it forwards).
 fn worker_refusal(config: &Config, route: &str, token: &str, now: i64) -> Option<Reason> {
     let request = Request::parse(route).unwrap();
-    let head = RequestHead {
-        method: request.method,
-        raw_path: request.path,
-        origin: None,
-        access_control_request_method: None,
-        access_control_request_headers: None,
-    };
+    let head = RequestHead::plain(request.method, request.path);
     let admitted = match gateway::start(config, head) {
         Start::Admit(admitted) => admitted,
         Start::Refuse { refusal, .. } => return Some(refusal.reason),
