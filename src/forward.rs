@@ -44,7 +44,8 @@ pub fn is_hop_by_hop(folded: &str) -> bool {
 /// and neither is any name the origin's own `Connection` header lists (see
 /// [`connection_listed`]; `headers.js` applies that rule in the forwarding call, since
 /// the list is only known once the origin answered).
-pub const HOP_BY_HOP_RESPONSE: [&str; 6] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"];
+pub const HOP_BY_HOP_RESPONSE: [&str; 7] =
+    ["connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer", "transfer-encoding"];
 
 /// Prefixes of identity headers that other platforms and auth proxies set for their
 /// origins, in folded form (see [`fold_name`]). A client-sent copy is never legitimate at
@@ -72,10 +73,12 @@ pub const IDENTITY_HEADER_PREFIXES: [&str; 8] = [
 /// read (a client-supplied tenant id is the classic cross-tenant leak), Kong's consumer
 /// headers, WSO2's and Envoy's JWT forwarding headers, Google API Gateway / Endpoints; and
 /// the method and URL overrides that frameworks honour (`X-HTTP-Method-Override` and its
-/// kin; IIS / Symfony / Zend's `X-Original-URL` / `X-Rewrite-URL`; `X-Forwarded-Prefix`),
+/// kin; IIS / Symfony / Zend's `X-Original-URL` / `X-Rewrite-URL`; `X-Forwarded-Prefix`;
+/// nginx `auth_request`'s `X-Original-URI`; Traefik forward-auth's `X-Forwarded-Method` /
+/// `X-Forwarded-Uri`, which Authelia and oauth2-proxy decide on; Envoy's `X-Envoy-Original-Path`),
 /// with which an origin would act on another method or path than the one the gateway
 /// authorized and the signed assertion binds.
-pub const IDENTITY_HEADER_NAMES: [&str; 49] = [
+pub const IDENTITY_HEADER_NAMES: [&str; 53] = [
     "x-forwarded-user",
     "x-forwarded-email",
     "x-forwarded-preferred-username",
@@ -124,6 +127,10 @@ pub const IDENTITY_HEADER_NAMES: [&str; 49] = [
     "x-original-url",
     "x-rewrite-url",
     "x-forwarded-prefix",
+    "x-original-uri",
+    "x-forwarded-method",
+    "x-forwarded-uri",
+    "x-envoy-original-path",
     "x-principal-id",
 ];
 

@@ -137,7 +137,8 @@ const KNOWN_METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE
 
 /// Methods a route without a `methods` list (or with `["*"]`) does not take: `TRACE` and
 /// `TRACK` echo the request (with the identity headers and `ORIGIN_SECRET` the gateway adds)
-/// back to the caller, `CONNECT` opens a tunnel. A route must name them to allow them.
+/// back to the caller, `CONNECT` opens a tunnel. A route must name `TRACE` or `CONNECT` to
+/// allow them (`TRACK` is not a method a route can list; workerd answers it with 501).
 pub const UNLISTED_ONLY_METHODS: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
 
 /// The methods a route applies to. `GET` includes `HEAD`.
