@@ -48,18 +48,21 @@ pub mod wrangler_file;
 
 mod edge;
 
-use worker::{event, web_sys, Context, Env, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, web_sys, Context, Env, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
 }
 
-#[event(fetch)]
-// The runtime's own request type: converting to `worker::Request` would eagerly read
-// (and materialize) `request.cf` on every request.
-async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    edge::handle(request, env, ctx).await
+/// The fetch handler, exported by hand rather than with `#[event(fetch)]`: that macro
+/// makes every request an async Rust task (a future, its promise and the microtask hops
+/// between them), where most requests need no await at all (`edge::fetch`). It takes the
+/// runtime's own request type: `worker::Request` would eagerly read (and materialize)
+/// `request.cf`. Returns a `Response` or a promise of one.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch(request: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> wasm_bindgen::JsValue {
+    edge::fetch(request, env, Context::new(ctx))
 }
 
 #[event(scheduled)]

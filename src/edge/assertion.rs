@@ -82,6 +82,13 @@ impl Signer {
         result
     }
 
+    /// [`ready`](Self::ready) once the import has run: `None` before (the caller then
+    /// awaits `ready`).
+    pub fn ready_now(&self) -> Option<Result<(), Refusal>> {
+        let failed = |why: &str| Refusal::new(Reason::ConfigInvalid, format!("{SIGNING_KEY_SECRET}: {why}"));
+        self.imported.borrow().as_ref().map(|done| done.as_ref().map(|_| ()).map_err(|why| failed(why)))
+    }
+
     /// The imported `CryptoKey` (after [`ready`](Self::ready)); the signature itself is
     /// made in the same call that forwards the request (`headers.js` `forward`).
     pub fn key(&self) -> Option<JsValue> {

@@ -179,3 +179,34 @@ export async function forward(request, target, dropNames, dropPrefixes, dropExtr
   if (body !== null && method !== 'HEAD') [body, relayed] = observed(body, declaredLength(response.headers));
   return [new Response(body, init2), relayed];
 }
+
+/**
+ * `forward`, then what follows it, so a request that needs no other I/O is served in one
+ * call from Rust (src/edge/mod.rs `fetch`): resolves to the Response the client gets.
+ *
+ * `settle(pending, outcome, at, requestId, answerEdits, bodyEnd)` is Rust (one closure per isolate,
+ * src/edge/settle.rs), called only when Rust has something to do: `outcome` is the
+ * failure string of `forward` (or "error: …" when it threw), for which it returns the
+ * refusal (with `answerEdits`, the headers the relayed answer would have had); or the relayed status, when `pending` (the access record waiting for this
+ * request, 0 when logging is off) is set. `at` is `Date.now()` when the origin answered;
+ * `bodyEnd` is null (every byte relayed), the reason the body broke off, or undefined
+ * (not watched).
+ */
+export async function relay(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs, signKey, signHeader, signingInput, watchBody, settle, pending, requestId, answerEdits, ctx) {
+  let result;
+  try {
+    result = await forward(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs, signKey, signHeader, signingInput, watchBody);
+  } catch (err) {
+    result = `error: ${err?.message ?? err}`;
+  }
+  const at = Date.now();
+  if (typeof result === 'string') return settle(pending, result, at, requestId, answerEdits, undefined) ?? new Response(null, { status: 500 });
+  if (Array.isArray(result)) {
+    const [response, relayed] = result;
+    const status = response.status;
+    ctx.waitUntil(relayed.then((end) => { settle(pending, status, at, undefined, undefined, end); }));
+    return response;
+  }
+  if (pending !== 0) settle(pending, result.status, at, undefined, undefined, undefined);
+  return result;
+}

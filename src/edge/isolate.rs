@@ -48,6 +48,12 @@ pub fn get(env: &Env) -> Result<Rc<Isolate>, Refusal> {
     ISOLATE.with(|cell| cell.get_or_init(|| build(env)).clone())
 }
 
+/// This isolate's state if it was built and is valid (for the relay's end, which runs
+/// without the request's `Env`).
+pub fn current() -> Option<Rc<Isolate>> {
+    ISOLATE.with(|cell| cell.get().and_then(|built| built.as_ref().ok().cloned()))
+}
+
 fn build(env: &Env) -> Result<Rc<Isolate>, Refusal> {
     let invalid = |detail: String| {
         // No valid log_level to honour: a broken configuration is always reported.

@@ -1,7 +1,7 @@
 //! Bindings to the shell's JS helpers (`headers.js`, `documents.js`): header mechanics in one call each instead of one call per
 //! header (each wasm↔JS crossing with strings costs more than the work itself).
 
-use worker::js_sys::{Array, Set};
+use worker::js_sys::{Array, Function, Set};
 use worker::wasm_bindgen::prelude::*;
 use worker::web_sys::{Headers, Request, Response};
 
@@ -16,10 +16,10 @@ extern "C" {
     /// See `readHead` in headers.js.
     #[wasm_bindgen(js_name = readHead)]
     fn read_head_encoded(request: &Request, names: &str) -> String;
-    /// See `forward` in headers.js: a promise of a `Response` or of a failure string.
-    #[wasm_bindgen(js_name = forward)]
+    /// See `relay` in headers.js: a promise of the client's `Response`.
+    #[wasm_bindgen(js_name = relay)]
     #[allow(clippy::too_many_arguments)]
-    pub fn forward(
+    pub fn relay(
         request: &Request,
         target: &str,
         drop_names: &Set,
@@ -34,6 +34,11 @@ extern "C" {
         sign_header: &str,
         signing_input: &str,
         watch_body: bool,
+        settle: &Function,
+        pending: u32,
+        request_id: &str,
+        answer_edits: &str,
+        ctx: &JsValue,
     ) -> worker::js_sys::Promise;
 }
 

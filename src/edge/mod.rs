@@ -15,17 +15,21 @@ mod proxy;
 mod respond;
 mod revocation;
 mod runtime;
+mod settle;
 mod webcrypto;
 
 use std::rc::Rc;
 
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{Request, Response};
 use worker::{Context, Env, Result};
 
 use crate::access_log::{self, AccessRecord, BodyEnd};
+use crate::config::{LogLevel, LogSettings, UserIdForm};
 use crate::event::{Event, Kind};
 use crate::extract::bearer_token;
-use crate::gateway::{self, Authorized, HeaderEdit, OriginFailure, RequestHead, Start};
+use crate::gateway::{self, Authorized, HeaderEdit, RequestHead, Start};
 use crate::path::{split_url, NormalizedPath};
 use crate::principal::Principal;
 use crate::problem::AnswerContext;
@@ -37,7 +41,6 @@ use crate::verify::authenticate;
 
 use self::isolate::Isolate;
 use self::keys::KeySource;
-use self::proxy::Forwarded;
 use self::runtime::{now_ms, now_seconds, random_bytes};
 use self::webcrypto::WebCrypto;
 
@@ -90,8 +93,6 @@ struct Outcome {
     origin_ms: u64,
     /// Headers for the answer besides the security headers (CORS, rate-limit state).
     edits: Vec<HeaderEdit>,
-    /// A relayed body's end (`proxy::Forwarded::Response`): the access line waits for it.
-    body_end: Option<worker::js_sys::Promise>,
 }
 
 impl Outcome {
@@ -133,63 +134,110 @@ impl RequestHeaders {
     }
 }
 
-pub async fn handle(request: Request, env: Env, ctx: Context) -> Result<Response> {
-    let head = js::read_head(&request, HEAD_NAMES);
+/// The request as read in one crossing (`js::read_head`), with what every answer needs.
+struct Prepared {
+    method: String,
+    url: String,
+    headers: RequestHeaders,
+    context: RequestContext,
+    isolate: std::result::Result<Rc<Isolate>, Refusal>,
+}
+
+fn prepare(request: &Request, env: &Env) -> Prepared {
+    let head = js::read_head(request, HEAD_NAMES);
     let started = if head.now_ms > 0 { head.now_ms } else { now_ms() };
-    let (method, url) = (head.method, head.url);
     let headers = RequestHeaders::from(head.headers);
     let ids = choose(headers.request_id.as_deref(), headers.traceparent.as_deref(), head.random.unwrap_or_else(random_bytes));
-    let path = split_url(&url).0.to_string();
-
-    let isolate = isolate::get(&env);
+    let isolate = isolate::get(env);
     let context = RequestContext { ids, isolate: isolate.as_ref().ok().cloned(), started_ms: started };
-    let (response, mut outcome) = match &isolate {
-        Ok(isolate) => match serve(request, &method, &url, &headers, &env, &ctx, isolate, &context).await {
-            Ok(done) => done,
-            Err(err) => {
-                // A runtime error (not an input problem): a sanitized 500, details in the log.
-                log::emit(
-                    &Event::new(Kind::InternalError).with("detail", err.to_string()),
-                    Some(&context.ids.request_id),
-                    isolate.config.log.level,
-                );
-                let refusal =
-                    Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
-                (context.refuse(&refusal)?, Outcome::refused(Reason::InternalError, None))
-            }
-        },
-        Err(refusal) => (context.refuse(refusal)?, Outcome::refused(refusal.reason, None)),
-    };
+    Prepared { method: head.method, url: head.url, headers, context, isolate }
+}
 
-    if !outcome.forwarded {
-        // A relayed answer got these in the same call that fetched it (`proxy::forward`).
-        let mut edits = std::mem::take(&mut outcome.edits);
-        edits.push(HeaderEdit::set("x-request-id", context.ids.request_id.as_str()));
-        respond::finish(&response, isolate.as_ref().ok().map(|i| &i.security_headers), false, &edits)?;
+/// The fetch handler. A request that needs no I/O before the origin (a public route, a
+/// cached token, an answer at the edge: the common cases) is decided in this one call,
+/// and its forward and relay run in JS (`headers.js` `relay`), whose promise is the
+/// answer: no Rust future, no promise hop back into WASM. Anything else (keys to fetch,
+/// a signature to verify, the rate limiter, the revocation list to read) runs the same
+/// pipeline as an async task. Returns a `Response` or a promise of one.
+pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
+    let prepared = prepare(&request, &env);
+    if let Ok(isolate) = &prepared.isolate {
+        match serve_now(&request, &prepared, &env, &ctx, isolate) {
+            Some(Ok(Served::Answered(response, outcome))) => return conclude(response, outcome, prepared).into(),
+            Some(Ok(Served::Relaying(promise))) => return promise.into(),
+            Some(Err(err)) => return internal_error(err, prepared).into(),
+            None => {}
+        }
     }
+    worker::wasm_bindgen_futures::future_to_promise(async move {
+        let response = match &prepared.isolate {
+            Ok(isolate) => match serve(request, &prepared, &env, &ctx, &isolate.clone()).await {
+                Ok(Served::Answered(response, outcome)) => conclude(response, outcome, prepared),
+                Ok(Served::Relaying(promise)) => match JsFuture::from(promise).await {
+                    Ok(response) => response.unchecked_into(),
+                    Err(err) => internal_error(worker::Error::from(err), prepared),
+                },
+                Err(err) => internal_error(err, prepared),
+            },
+            Err(refusal) => {
+                let outcome = Outcome::refused(refusal.reason, None);
+                match prepared.context.refuse(refusal) {
+                    Ok(response) => conclude(response, outcome, prepared),
+                    Err(err) => internal_error(err, prepared),
+                }
+            }
+        };
+        Ok(response.into())
+    })
+    .into()
+}
 
-    let log = isolate
-        .as_ref()
-        .map(|i| i.config.log)
-        .unwrap_or(crate::config::LogSettings { level: crate::config::LogLevel::Info, user_ids: crate::config::UserIdForm::Omit });
-    if log.level == crate::config::LogLevel::Off {
+/// What the pipeline produced: an answer of the gateway's own (security headers and the
+/// access line still to add), or the relay in flight (`headers.js` `relay`; it ends with
+/// `settle`, which logs it).
+// Built once per request and moved, never copied around: no box needed.
+#[allow(clippy::large_enum_variant)]
+enum Served {
+    Answered(Response, Outcome),
+    Relaying(worker::js_sys::Promise),
+}
+
+/// A runtime error (not an input problem): a sanitized 500, details in the log.
+fn internal_error(err: worker::Error, prepared: Prepared) -> Response {
+    let level = prepared.isolate.as_ref().map_or(crate::config::LogLevel::Info, |i| i.config.log.level);
+    log::emit(&Event::new(Kind::InternalError).with("detail", err.to_string()), Some(&prepared.context.ids.request_id), level);
+    let refusal = Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
+    match prepared.context.refuse(&refusal) {
+        Ok(response) => conclude(response, Outcome::refused(Reason::InternalError, None), prepared),
+        // Not even an answer could be built: the runtime's own 500.
+        Err(_) => {
+            let init = worker::web_sys::ResponseInit::new();
+            init.set_status(500);
+            Response::new_with_opt_str_and_init(None, &init).unwrap_or_else(|_| JsValue::UNDEFINED.unchecked_into())
+        }
+    }
+}
+
+/// The end of an answer of the gateway's own: security headers, the request id, the
+/// route's CORS and rate-limit headers, then the access line.
+fn conclude(response: Response, mut outcome: Outcome, prepared: Prepared) -> Response {
+    let Prepared { method, url, context, isolate, .. } = prepared;
+    let mut edits = std::mem::take(&mut outcome.edits);
+    edits.push(HeaderEdit::set("x-request-id", context.ids.request_id.as_str()));
+    let security = isolate.as_ref().ok().map(|i| &i.security_headers);
+    if let Err(err) = respond::finish(&response, security, false, &edits) {
+        worker::console_error!("entra-edge: could not set the answer's headers: {err}");
+    }
+    let log = isolate.as_ref().map(|i| i.config.log).unwrap_or(LogSettings { level: LogLevel::Info, user_ids: UserIdForm::Omit });
+    if log.level == LogLevel::Off {
         // Nothing to write: spare the status read (a crossing) and the clock.
-        return Ok(response);
+        return response;
     }
     let status = response.status();
-    let line = AccessLine { started, request_id: context.ids.request_id, method, path, status, log };
-    match outcome.body_end.take() {
-        // The line is written once the body has been relayed, saying whether it all went through.
-        Some(body_end) => ctx.wait_until(async move {
-            let end = match worker::wasm_bindgen_futures::JsFuture::from(body_end).await {
-                Ok(value) => value.as_string().map_or(BodyEnd::Complete, BodyEnd::Truncated),
-                Err(err) => BodyEnd::Truncated(format!("{err:?}")),
-            };
-            line.write(&outcome, Some(&end));
-        }),
-        None => line.write(&outcome, None),
-    }
-    Ok(response)
+    let path = split_url(&url).0.to_string();
+    let line = AccessLine { started: context.started_ms, request_id: context.ids.request_id, method, path, status, log };
+    line.write(&outcome, None);
+    response
 }
 
 /// What the access line needs besides the `Outcome`, owned so it can wait for the body.
@@ -230,65 +278,61 @@ impl AccessLine {
     }
 }
 
-fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) -> Result<(Response, Outcome)> {
-    Ok((context.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
+fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) -> Result<Served> {
+    Ok(Served::Answered(context.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
 }
 
-/// The pipeline: each decision is `gateway`'s; this awaits the I/O between them.
-/// `url` is the request's URL, read once by `handle`.
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    request: Request,
-    method: &str,
-    url: &str,
-    headers: &RequestHeaders,
-    env: &Env,
-    ctx: &Context,
-    isolate: &Rc<Isolate>,
-    context: &RequestContext,
-) -> Result<(Response, Outcome)> {
-    let config = &isolate.config;
+/// The start of the pipeline, which never needs I/O: an answer at the edge (health, the
+/// RFC 9728 document, the assertion keys, a preflight, a refusal), or the admitted request.
+#[allow(clippy::large_enum_variant)]
+enum Began<'c> {
+    Answered(Served),
+    Admitted(gateway::Admitted<'c>),
+}
+
+fn begin<'c>(isolate: &'c Isolate, prepared: &Prepared) -> Result<Began<'c>> {
+    let (context, headers) = (&prepared.context, &prepared.headers);
+    let head = RequestHead {
+        method: &prepared.method,
+        raw_path: split_url(&prepared.url).0,
+        origin: headers.origin.as_deref(),
+        access_control_request_method: headers.access_control_request_method.as_deref(),
+        access_control_request_headers: headers.access_control_request_headers.as_deref(),
+    };
+    let answered = |response: Response, route: &str| {
+        Ok(Began::Answered(Served::Answered(response, Outcome { route: Some(route.into()), ..Outcome::default() })))
+    };
+    match gateway::start(&isolate.config, head) {
+        Start::Health => answered(health::respond(isolate, (context.started_ms / 1000) as i64)?, "health"),
+        Start::ResourceMetadata { resource, preflight } => {
+            let edits = gateway::resource_metadata_edits(preflight, headers.access_control_request_headers.as_deref());
+            let response = if preflight { respond::no_content(&edits)? } else { respond::document(200, &edits, &resource.document)? };
+            answered(response, "resource-metadata")
+        }
+        Start::AssertionKeys => match &isolate.assertion {
+            Some(signer) => answered(signer.keys_response()?, "assertion-keys"),
+            None => Ok(Began::Answered(refused(context, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None)?)),
+        },
+        Start::Preflight { route, headers } => answered(respond::no_content(&headers)?, &route.name),
+        Start::Refuse { refusal, route } => Ok(Began::Answered(refused(context, refusal, route)?)),
+        Start::Admit(admitted) => Ok(Began::Admitted(admitted)),
+    }
+}
+
+/// The pipeline for a request that needs I/O before the origin: each decision is
+/// `gateway`'s; this awaits the I/O between them.
+async fn serve(request: Request, prepared: &Prepared, env: &Env, ctx: &Context, isolate: &Rc<Isolate>) -> Result<Served> {
+    let (config, context, headers) = (&isolate.config, &prepared.context, &prepared.headers);
     if let Some(signer) = &isolate.assertion {
         // The first request of the isolate imports the signing key; a bad key refuses all.
         if let Err(refusal) = signer.ready().await {
             return refused(context, refusal, None);
         }
     }
-    let (raw_path, query) = split_url(url);
-    let origin = headers.origin.as_deref();
-    let head = RequestHead {
-        method,
-        raw_path,
-        origin,
-        access_control_request_method: headers.access_control_request_method.as_deref(),
-        access_control_request_headers: headers.access_control_request_headers.as_deref(),
+    let admitted = match begin(isolate, prepared)? {
+        Began::Answered(served) => return Ok(served),
+        Began::Admitted(admitted) => admitted,
     };
-    let admitted = match gateway::start(config, head) {
-        Start::Health => {
-            return Ok((
-                health::respond(isolate, (context.started_ms / 1000) as i64)?,
-                Outcome { route: Some("health".into()), ..Outcome::default() },
-            ));
-        }
-        Start::ResourceMetadata { resource, preflight } => {
-            let edits = gateway::resource_metadata_edits(preflight, headers.access_control_request_headers.as_deref());
-            let response = if preflight { respond::no_content(&edits)? } else { respond::document(200, &edits, &resource.document)? };
-            return Ok((response, Outcome { route: Some("resource-metadata".into()), ..Outcome::default() }));
-        }
-        Start::AssertionKeys => {
-            let Some(signer) = &isolate.assertion else {
-                return refused(context, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None);
-            };
-            return Ok((signer.keys_response()?, Outcome { route: Some("assertion-keys".into()), ..Outcome::default() }));
-        }
-        Start::Preflight { route, headers } => {
-            return Ok((respond::no_content(&headers)?, Outcome { route: Some(route.name.clone()), ..Outcome::default() }));
-        }
-        Start::Refuse { refusal, route } => return refused(context, refusal, route),
-        Start::Admit(admitted) => admitted,
-    };
-    let route = admitted.route;
-
     let verify_started = context.started_ms;
     let (authentication, after_verify) = if admitted.needs_token() {
         let now = (verify_started / 1000) as i64;
@@ -317,24 +361,76 @@ async fn serve(
         edits = outcome.edits;
     }
     let rate_limit_ms = clock.saturating_sub(after_verify);
-    edits.extend(gateway::cors_edits(Some(route), origin));
+    let timings = Timings { verify_ms, rate_limit_ms, forward_started: clock };
+    conclude_admitted(&request, prepared, ctx, isolate, &admitted, authorized, refusal, edits, timings)
+}
 
-    let Authorized { principal, refusal: refused_by_policy } = authorized;
-    let (response, mut outcome) = match refused_by_policy.or(refusal) {
-        Some(refusal) => {
-            let (response, mut outcome) = refused(context, refusal, Some(route))?;
-            outcome.principal = principal;
-            (response, outcome)
+/// The same pipeline when it needs no I/O before the origin, decided in this call; `None`
+/// when some step would have to wait (the caller then runs [`serve`]). Nothing it does
+/// before returning `None` is visible: the request is served once, by one of the two.
+fn serve_now(request: &Request, prepared: &Prepared, env: &Env, ctx: &Context, isolate: &Rc<Isolate>) -> Option<Result<Served>> {
+    let (config, context, headers) = (&isolate.config, &prepared.context, &prepared.headers);
+    if let Some(signer) = &isolate.assertion {
+        if let Err(refusal) = signer.ready_now()? {
+            return Some(refused(context, refusal, None));
         }
-        None => {
-            let forwarding = Forwarding { method, path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
-            forward_to_origin(&request, isolate, context, route, forwarding, principal, clock).await?
-        }
+    }
+    let admitted = match begin(isolate, prepared) {
+        Err(err) => return Some(Err(err)),
+        Ok(Began::Answered(served)) => return Some(Ok(served)),
+        Ok(Began::Admitted(admitted)) => admitted,
     };
-    outcome.verify_ms = verify_ms;
-    outcome.rate_limit_ms = rate_limit_ms;
-    outcome.edits = edits;
-    Ok((response, outcome))
+    if admitted.route.rate_limit.is_some() {
+        return None; // a Durable Object round trip
+    }
+    let authentication = if admitted.needs_token() {
+        Some(authenticate_now(headers.authorization.as_deref(), env, ctx, isolate, context.started_ms, &context.ids.request_id)?)
+    } else {
+        None
+    };
+    let authorized = gateway::authorize(&admitted, authentication, &config.authority);
+    let timings = Timings { verify_ms: 0, rate_limit_ms: 0, forward_started: context.started_ms };
+    Some(conclude_admitted(request, prepared, ctx, isolate, &admitted, authorized, None, Vec::new(), timings))
+}
+
+/// Time spent before the origin call, for the access line.
+struct Timings {
+    verify_ms: u64,
+    rate_limit_ms: u64,
+    /// The clock when the forward starts (ms since the epoch).
+    forward_started: u64,
+}
+
+/// After authentication and the rate limit: the policy's or the limiter's refusal, or the
+/// forward (started here; `settle` ends it).
+#[allow(clippy::too_many_arguments)]
+fn conclude_admitted(
+    request: &Request,
+    prepared: &Prepared,
+    ctx: &Context,
+    isolate: &Isolate,
+    admitted: &gateway::Admitted<'_>,
+    authorized: Authorized,
+    limiter_refusal: Option<Refusal>,
+    mut edits: Vec<HeaderEdit>,
+    timings: Timings,
+) -> Result<Served> {
+    let (context, headers, route) = (&prepared.context, &prepared.headers, admitted.route);
+    edits.extend(gateway::cors_edits(Some(route), headers.origin.as_deref()));
+    let Authorized { principal, refusal: refused_by_policy } = authorized;
+    let mut outcome = Outcome { verify_ms: timings.verify_ms, rate_limit_ms: timings.rate_limit_ms, ..Outcome::default() };
+    if let Some(refusal) = refused_by_policy.or(limiter_refusal) {
+        let response = context.refuse(&refusal)?;
+        outcome.route = Some(route.name.clone());
+        outcome.reason = Some(refusal.reason);
+        outcome.principal = principal;
+        outcome.edits = edits;
+        return Ok(Served::Answered(response, outcome));
+    }
+    let query = split_url(&prepared.url).1;
+    let forwarding =
+        Forwarding { method: &prepared.method, path: &admitted.path, query, connection: headers.connection.as_deref(), edits: &edits };
+    forward_to_origin(request, prepared, ctx, isolate, route, forwarding, principal, outcome, timings.forward_started)
 }
 
 /// What `forward_to_origin` needs of the request besides the request itself.
@@ -348,24 +444,29 @@ struct Forwarding<'a> {
     edits: &'a [HeaderEdit],
 }
 
-async fn forward_to_origin(
+#[allow(clippy::too_many_arguments)]
+fn forward_to_origin(
     request: &Request,
+    prepared: &Prepared,
+    ctx: &Context,
     isolate: &Isolate,
-    context: &RequestContext,
     route: &Route,
     forwarding: Forwarding<'_>,
     principal: Option<Principal>,
+    mut outcome: Outcome,
     started: u64,
-) -> Result<(Response, Outcome)> {
+) -> Result<Served> {
+    let context = &prepared.context;
+    outcome.route = Some(route.name.clone());
     // The assertion's signing input and key; the signature is made in the forward call.
     let assertion = match &isolate.assertion {
         None => None,
         Some(signer) => match assertion_input(signer, isolate, context, route, &forwarding, principal.as_ref()) {
             Ok(assertion) => assertion,
             Err(refusal) => {
-                let mut outcome = Outcome::refused(refusal.reason, Some(route));
+                outcome.reason = Some(refusal.reason);
                 outcome.principal = principal;
-                return Ok((context.refuse(&refusal)?, outcome));
+                return Ok(Served::Answered(context.refuse(&refusal)?, outcome));
             }
         },
     };
@@ -377,34 +478,38 @@ async fn forward_to_origin(
         gateway_cors: route.cors.is_some(),
         assertion: assertion.as_ref().map(|(key, header, input)| (key, *header, input.as_str())),
     };
-    // The relayed answer's headers, applied in the same call that fetches it.
-    let mut response_edits = isolate.security_headers.relayed().to_string();
-    js::encode_into(&mut response_edits, forwarding.edits);
-    js::encode_into(&mut response_edits, &[HeaderEdit::set("x-request-id", context.ids.request_id.as_str())]);
+    // The headers of the answer besides the security headers: on the relayed response, and
+    // on the gateway's own refusal if the origin gives none (`settle`).
+    let mut answer_edits = js::encode(forwarding.edits);
+    js::encode_into(&mut answer_edits, &[HeaderEdit::set("x-request-id", context.ids.request_id.as_str())]);
     let config = &isolate.config;
-    let forwarded = proxy::forward(request, config, &isolate.drop_lists, forwarding.path, forwarding.query, extra, &response_edits).await?;
-    let origin_ms = now_ms().saturating_sub(started);
-    let failure = match forwarded {
-        Forwarded::Response(response, body_end) => {
-            let outcome =
-                Outcome { route: Some(route.name.clone()), principal, forwarded: true, origin_ms, body_end, ..Outcome::default() };
-            return Ok((response, outcome));
-        }
-        Forwarded::Unreachable(err) => OriginFailure::Unreachable(err),
-        Forwarded::TimedOut => OriginFailure::TimedOut,
-        Forwarded::UploadBroken(err) => OriginFailure::UploadBroken(err),
+    // With logging on, the access line waits for the relay's end (`settle`).
+    let pending = if config.log.level == LogLevel::Off {
+        0
+    } else {
+        outcome.principal = principal.clone();
+        outcome.edits = forwarding.edits.to_vec();
+        let line = AccessLine {
+            started: context.started_ms,
+            request_id: context.ids.request_id.clone(),
+            method: prepared.method.clone(),
+            path: split_url(&prepared.url).0.to_string(),
+            status: 0,
+            log: config.log,
+        };
+        settle::wait(settle::Waiting { line, outcome, forward_started: started })
     };
-    let kind = match failure {
-        OriginFailure::TimedOut => Kind::OriginTimeout,
-        OriginFailure::Unreachable(_) => Kind::OriginUnreachable,
-        OriginFailure::UploadBroken(_) => Kind::RequestBodyIncomplete,
-    };
-    let refusal = gateway::origin_failed(failure, config);
-    log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&context.ids.request_id), config.log.level);
-    let mut outcome = Outcome::refused(refusal.reason, Some(route));
-    outcome.principal = principal;
-    outcome.origin_ms = origin_ms;
-    Ok((context.refuse(&refusal)?, outcome))
+    let relaying = proxy::relay(
+        request,
+        config,
+        &isolate.drop_lists,
+        (forwarding.path, forwarding.query),
+        extra,
+        (isolate.security_headers.relayed(), &answer_edits),
+        pending,
+        ctx,
+    );
+    Ok(Served::Relaying(relaying))
 }
 
 /// What the forward call needs to sign this request's assertion: the imported key, the
@@ -472,6 +577,33 @@ async fn authenticate_request(
         revocation::screen(isolate, env, ctx, raw, &principal, request_id).await?;
     }
     Ok(principal)
+}
+
+/// [`authenticate_request`] when it needs no I/O: no usable bearer token (refused before
+/// any key is needed), or a token from the verified-token cache whose revocation check
+/// needs no read. `None` otherwise (the caller runs the async path, which repeats these
+/// steps: nothing here is counted or changed before it commits).
+fn authenticate_now(
+    authorization: Option<&str>,
+    env: &Env,
+    ctx: &Context,
+    isolate: &Rc<Isolate>,
+    now_ms: u64,
+    request_id: &str,
+) -> Option<std::result::Result<Principal, Refusal>> {
+    let raw = match bearer_token(authorization) {
+        Ok(raw) => raw,
+        Err(refusal) => return Some(Err(refusal)),
+    };
+    let principal = cached_principal(isolate, raw, (now_ms / 1000) as i64)?;
+    if isolate.revocations.is_some() {
+        if let Err(refusal) = revocation::screen_now(isolate, env, ctx, raw, &principal, request_id, now_ms)? {
+            isolate.keys.count(|c| c.token_cache_hits += 1);
+            return Some(Err(refusal));
+        }
+    }
+    isolate.keys.count(|c| c.token_cache_hits += 1);
+    Some(Ok(principal))
 }
 
 /// A principal verified earlier from the same token, if its key still vouches for it.

@@ -4,10 +4,9 @@
 //! `worker::Response` would copy headers and build another response.
 
 use worker::js_sys::{self, Array, Set};
-use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{self, Request};
-use worker::Result;
+use worker::wasm_bindgen::JsValue;
+use worker::web_sys::Request;
+use worker::Context;
 
 use super::js::{self, string_array, string_set};
 use crate::config::Config;
@@ -15,19 +14,6 @@ use crate::forward::{origin_request_edits, RequestHeaderFilter};
 use crate::path::NormalizedPath;
 use crate::principal::Principal;
 use crate::request_id::RequestIds;
-
-/// Outcome of forwarding: the relayed response, or why the origin gave none.
-pub enum Forwarded {
-    /// The relayed response and a promise of its body's end (`null` when every byte went
-    /// through, else the runtime's error message).
-    /// The relayed response, and the promise of its body's end when the body is watched.
-    Response(web_sys::Response, Option<js_sys::Promise>),
-    Unreachable(String),
-    /// No response headers within `origin_timeout_ms` of the request body being sent.
-    TimedOut,
-    /// The client's request body broke off before it was all sent.
-    UploadBroken(String),
-}
 
 /// Header name lists as the runtime wants them, built once per isolate (part of `Isolate`).
 pub struct DropLists {
@@ -68,19 +54,25 @@ pub struct OriginExtras<'a> {
     pub assertion: Option<(&'a JsValue, &'a str, &'a str)>,
 }
 
-/// Forwards to the origin at the normalized `path` (the one the route matched) and relays
-/// its answer with `response_edits` (security, CORS, rate-limit and request-id headers,
-/// encoded by `js::encode`): the whole exchange is one call into `headers.js`.
-/// `connection` is the client's `Connection` header (the names it lists are hop-by-hop too).
-pub async fn forward(
+/// Starts the forward to the origin at the normalized `path` (the one the route matched)
+/// with `query`, and the relay of its answer with `response_edits` (the security headers
+/// for relayed answers, then the answer's own edits: CORS, rate-limit and request-id
+/// headers, encoded by `js::encode`); the whole exchange, and what follows it, is one call
+/// into `headers.js` (`relay`), which ends in [`super::settle`] when the origin gives no
+/// answer or when `pending` (an access record, 0 for none) waits for the end.
+/// `extra.connection` is the client's `Connection` header (the names it lists are
+/// hop-by-hop too). Returns the promise of the client's `Response`.
+#[allow(clippy::too_many_arguments)]
+pub fn relay(
     request: &Request,
     config: &Config,
     lists: &DropLists,
-    path: &NormalizedPath,
-    query: Option<&str>,
+    (path, query): (&NormalizedPath, Option<&str>),
     extra: OriginExtras<'_>,
-    response_edits: &str,
-) -> Result<Forwarded> {
+    (relayed_security, answer_edits): (&str, &str),
+    pending: u32,
+    ctx: &Context,
+) -> js_sys::Promise {
     let target = config.origin.url_for(path.as_str(), query);
     // Names listed in Connection are hop-by-hop too: only those the per-isolate lists do not
     // already drop cross, as a short string (usually none: `keep-alive`, `close`).
@@ -92,37 +84,30 @@ pub async fn forward(
     let undefined = JsValue::UNDEFINED;
     let (sign_key, sign_header, signing_input) = extra.assertion.unwrap_or((&undefined, "", ""));
     let response_prefixes = if extra.gateway_cors { &lists.cors_prefixes } else { &lists.no_prefixes };
-    let promise = js::forward(
-        request,
-        &target,
-        &lists.request,
-        &lists.request_prefixes,
-        &connection_extras,
-        &js::encode(&edits),
-        &lists.response,
-        response_prefixes,
-        response_edits,
-        u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX),
-        sign_key,
-        sign_header,
-        signing_input,
-        crate::access_log::watches_body(config.log.level),
-    );
-    let outcome = JsFuture::from(promise).await.map_err(|err| worker::Error::from(describe(&err)))?;
-    Ok(match outcome.as_string() {
-        // A watched body comes as [Response, promise of its end]; otherwise the Response alone.
-        None => match outcome.dyn_into::<Array>() {
-            Ok(pair) => Forwarded::Response(pair.get(0).unchecked_into(), Some(pair.get(1).unchecked_into())),
-            Err(response) => Forwarded::Response(response.unchecked_into(), None),
-        },
-        Some(failure) if failure == "timeout" => Forwarded::TimedOut,
-        Some(failure) => match failure.strip_prefix("upload: ") {
-            Some(why) => Forwarded::UploadBroken(why.to_string()),
-            None => Forwarded::Unreachable(failure.strip_prefix("unreachable: ").unwrap_or(&failure).to_string()),
-        },
+    let mut response_edits = String::with_capacity(relayed_security.len() + answer_edits.len());
+    response_edits.push_str(relayed_security);
+    response_edits.push_str(answer_edits);
+    super::settle::with(|settle| {
+        js::relay(
+            request,
+            &target,
+            &lists.request,
+            &lists.request_prefixes,
+            &connection_extras,
+            &js::encode(&edits),
+            &lists.response,
+            response_prefixes,
+            &response_edits,
+            u32::try_from(config.origin_timeout_ms).unwrap_or(u32::MAX),
+            sign_key,
+            sign_header,
+            signing_input,
+            crate::access_log::watches_body(config.log.level),
+            settle,
+            pending,
+            &extra.ids.request_id,
+            answer_edits,
+            ctx.as_ref(),
+        )
     })
-}
-
-fn describe(err: &JsValue) -> String {
-    err.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| err.as_string()).unwrap_or_else(|| "fetch failed".into())
 }

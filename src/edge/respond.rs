@@ -42,6 +42,11 @@ impl SecurityHeaderEdits {
         &self.relayed
     }
 
+    /// The encoded edits for the gateway's own answers (always set).
+    pub fn own(&self) -> &str {
+        &self.own
+    }
+
     pub fn new(security: &SecurityHeaders) -> SecurityHeaderEdits {
         SecurityHeaderEdits {
             own: js::encode(&gateway::security_edits(security, false)),

@@ -51,53 +51,91 @@ pub async fn screen(
     principal: &Principal,
     request_id: &str,
 ) -> Result<(), Refusal> {
-    let (Some(store), Some(settings)) = (&isolate.revocations, isolate.config.revocation) else { return Ok(()) };
+    let Some(store) = &isolate.revocations else { return Ok(()) };
     loop {
         let started = now_ms();
-        let plan = store.state.borrow().plan(started, &settings);
-        let list = match plan {
-            Plan::Use(list) => list,
-            Plan::UseAndRefresh(list) => {
-                refresh_in_background(isolate, env, ctx, started);
-                list
-            }
-            Plan::ServeUnchecked { refresh } => {
-                if refresh {
-                    refresh_in_background(isolate, env, ctx, started);
-                }
-                return Ok(());
-            }
-            Plan::Read => {
+        match screen_at(isolate, env, ctx, token, principal, request_id, started) {
+            Screened::Done(result) => return result,
+            Screened::Read => {
                 store.state.borrow_mut().begin_read(started);
                 read(isolate, store, env, started).await;
-                continue;
             }
             // The read in flight ends, or is presumed abandoned, within its deadline.
-            Plan::Wait => {
-                Delay::from(Duration::from_millis(5)).await;
-                continue;
-            }
-            Plan::Unavailable { retry_after } => {
-                return Err(Refusal::new(Reason::RevocationListUnavailable, "the revocation list cannot be read right now")
-                    .with_retry_after(retry_after));
-            }
-        };
-        let now = (started / 1000) as i64;
-        return match list.check(principal, || token_hash(token), now) {
-            None => Ok(()),
-            Some(hit) => {
-                // Who was refused, as the access log would show them (its line has no caller).
-                let event = Event::new(Kind::TokenRevoked)
-                    .with("entry", &*hit.entry_id)
-                    .with("kind", hit.kind)
-                    .with("tenant", principal.tenant().as_str())
-                    .with("client_app", principal.client_app_id())
-                    .with("oid", crate::access_log::user_id(principal.object_id(), isolate.config.log.user_ids));
-                super::log::emit(&event, Some(request_id), isolate.config.log.level);
-                Err(Refusal::new(Reason::TokenRevoked, "the token has been revoked"))
-            }
-        };
+            Screened::Wait => Delay::from(Duration::from_millis(5)).await,
+        }
     }
+}
+
+/// [`screen`] when it needs no read: `None` when the list must be read (or a read in
+/// flight awaited) first. `now_ms` is the request's clock (ms since the epoch).
+pub fn screen_now(
+    isolate: &Rc<Isolate>,
+    env: &Env,
+    ctx: &Context,
+    token: &str,
+    principal: &Principal,
+    request_id: &str,
+    now_ms: u64,
+) -> Option<Result<(), Refusal>> {
+    match screen_at(isolate, env, ctx, token, principal, request_id, now_ms) {
+        Screened::Done(result) => Some(result),
+        Screened::Read | Screened::Wait => None,
+    }
+}
+
+enum Screened {
+    Done(Result<(), Refusal>),
+    /// No usable copy: this request reads the list.
+    Read,
+    /// No usable copy and a read in flight.
+    Wait,
+}
+
+fn screen_at(
+    isolate: &Rc<Isolate>,
+    env: &Env,
+    ctx: &Context,
+    token: &str,
+    principal: &Principal,
+    request_id: &str,
+    started: u64,
+) -> Screened {
+    let (Some(store), Some(settings)) = (&isolate.revocations, isolate.config.revocation) else { return Screened::Done(Ok(())) };
+    let plan = store.state.borrow().plan(started, &settings);
+    let list = match plan {
+        Plan::Use(list) => list,
+        Plan::UseAndRefresh(list) => {
+            refresh_in_background(isolate, env, ctx, started);
+            list
+        }
+        Plan::ServeUnchecked { refresh } => {
+            if refresh {
+                refresh_in_background(isolate, env, ctx, started);
+            }
+            return Screened::Done(Ok(()));
+        }
+        Plan::Read => return Screened::Read,
+        Plan::Wait => return Screened::Wait,
+        Plan::Unavailable { retry_after } => {
+            return Screened::Done(Err(Refusal::new(Reason::RevocationListUnavailable, "the revocation list cannot be read right now")
+                .with_retry_after(retry_after)));
+        }
+    };
+    let now = (started / 1000) as i64;
+    Screened::Done(match list.check(principal, || token_hash(token), now) {
+        None => Ok(()),
+        Some(hit) => {
+            // Who was refused, as the access log would show them (its line has no caller).
+            let event = Event::new(Kind::TokenRevoked)
+                .with("entry", &*hit.entry_id)
+                .with("kind", hit.kind)
+                .with("tenant", principal.tenant().as_str())
+                .with("client_app", principal.client_app_id())
+                .with("oid", crate::access_log::user_id(principal.object_id(), isolate.config.log.user_ids));
+            super::log::emit(&event, Some(request_id), isolate.config.log.level);
+            Err(Refusal::new(Reason::TokenRevoked, "the token has been revoked"))
+        }
+    })
 }
 
 /// Marks a read in flight now (no await since the plan) and runs it after the response.

@@ -1,0 +1,117 @@
+//! The end of a forward, called from `headers.js` `relay` only when there is something to
+//! do: the origin gave no answer (the gateway's refusal replaces it), or an access line
+//! waits for the relayed response (logging on). A request with logging off whose origin
+//! answers never comes back here.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use worker::js_sys::Function;
+use worker::wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::{JsCast, JsValue};
+
+use super::{isolate, log, respond, AccessLine, Outcome};
+use crate::access_log::BodyEnd;
+use crate::event::{Event, Kind};
+use crate::gateway::{self, OriginFailure};
+use crate::problem::AnswerContext;
+use crate::reason::{Reason, Refusal};
+
+/// An access record waiting for its forward's end.
+pub struct Waiting {
+    pub line: AccessLine,
+    pub outcome: Outcome,
+    /// When the forward started (ms since the epoch): `origin_ms` counts from here.
+    pub forward_started: u64,
+}
+
+type Settle = dyn Fn(u32, JsValue, f64, JsValue, JsValue, JsValue) -> JsValue;
+
+thread_local! {
+    /// Records waiting, by the number `relay` hands back (never 0), and the next number.
+    static WAITING: RefCell<(HashMap<u32, Waiting>, u32)> = RefCell::new((HashMap::new(), 0));
+    /// The one closure `relay` calls, made once per isolate.
+    static SETTLE: Closure<Settle> = Closure::new(settle);
+}
+
+/// Keeps `waiting` until its forward ends; the number to hand to `relay`.
+pub fn wait(waiting: Waiting) -> u32 {
+    WAITING.with(|cell| {
+        let (records, next) = &mut *cell.borrow_mut();
+        *next = next.wrapping_add(1).max(1);
+        while records.contains_key(next) {
+            *next = next.wrapping_add(1).max(1);
+        }
+        records.insert(*next, waiting);
+        *next
+    })
+}
+
+/// Runs `f` with the settle function `relay` takes.
+pub fn with<R>(f: impl FnOnce(&Function) -> R) -> R {
+    SETTLE.with(|closure| f(closure.as_ref().unchecked_ref()))
+}
+
+/// `outcome`: the relayed status (a number), or why no answer came (a string: "timeout",
+/// "upload: …", "unreachable: …", "error: …"). `at`: when the origin answered or the
+/// attempt ended (ms since the epoch). `request_id` and `answer_edits` (strings) come with
+/// a failure; `body_end` is null (complete), a string (why the body broke off) or
+/// undefined (not watched). Returns the refusal for a failure, else undefined.
+fn settle(pending: u32, outcome: JsValue, at: f64, request_id: JsValue, answer_edits: JsValue, body_end: JsValue) -> JsValue {
+    let waiting = if pending == 0 { None } else { WAITING.with(|cell| cell.borrow_mut().0.remove(&pending)) };
+    let origin_ms = |w: &Waiting| (at as u64).saturating_sub(w.forward_started);
+    let Some(failure) = outcome.as_string() else {
+        // The origin answered: the access line, now that the relay is over.
+        if let Some(mut waiting) = waiting {
+            waiting.outcome.forwarded = true;
+            waiting.outcome.origin_ms = origin_ms(&waiting);
+            waiting.line.status = outcome.as_f64().map_or(0, |status| status as u16);
+            let end = if body_end.is_undefined() { None } else { Some(body_end.as_string().map_or(BodyEnd::Complete, BodyEnd::Truncated)) };
+            waiting.line.write(&waiting.outcome, end.as_ref());
+        }
+        return JsValue::UNDEFINED;
+    };
+    let Some(isolate) = isolate::current() else { return JsValue::UNDEFINED };
+    let config = &isolate.config;
+    let request_id = request_id.as_string().unwrap_or_default();
+    let (refusal, kind) = match failure.split_once(": ") {
+        _ if failure == "timeout" => (gateway::origin_failed(OriginFailure::TimedOut, config), Kind::OriginTimeout),
+        Some(("upload", why)) => {
+            (gateway::origin_failed(OriginFailure::UploadBroken(why.to_string()), config), Kind::RequestBodyIncomplete)
+        }
+        Some(("unreachable", why)) => {
+            (gateway::origin_failed(OriginFailure::Unreachable(why.to_string()), config), Kind::OriginUnreachable)
+        }
+        // The relay itself failed (e.g. the assertion could not be signed): nothing was forwarded.
+        _ => (
+            Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(failure.clone()),
+            Kind::InternalError,
+        ),
+    };
+    log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&request_id), config.log.level);
+    let resource = config.protected_resource.as_ref();
+    let answer = respond::refusal(
+        &refusal,
+        AnswerContext {
+            realm: config.realm.as_str(),
+            request_id: &request_id,
+            debug: config.debug,
+            resource_metadata: resource.map(|r| r.metadata_url.as_str()),
+            scope_prefix: resource.and_then(|r| r.app_id_uri.as_deref()),
+        },
+    );
+    let Ok(response) = answer else { return JsValue::UNDEFINED };
+    let mut edits = isolate.security_headers.own().to_string();
+    edits.push_str(&answer_edits.as_string().unwrap_or_default());
+    if super::js::apply_encoded_edits(&response.headers(), &edits).is_err() {
+        return JsValue::UNDEFINED;
+    }
+    if let Some(mut waiting) = waiting {
+        waiting.outcome.forwarded = false;
+        waiting.outcome.reason = Some(refusal.reason);
+        waiting.outcome.origin_ms = origin_ms(&waiting);
+        waiting.line.status = response.status();
+        waiting.line.write(&waiting.outcome, None);
+    }
+    JsValue::from(response)
+}
