@@ -11,7 +11,6 @@ use worker::js_sys::Promise;
 use worker::wasm_bindgen::prelude::*;
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::Response;
 use worker::Env;
 
 use crate::assertion::{jwks_document, AssertionBuilder, AssertionSettings, SigningKey, SIGNING_KEY_SECRET};
@@ -106,7 +105,7 @@ impl Signer {
 
     /// The published key document (RFC 7517 §5, `application/jwk-set+json`), cacheable
     /// for five minutes (a rotation publishes the new key well ahead; README "Rotating the key").
-    pub fn keys_response(&self) -> worker::Result<Response> {
+    pub fn keys_response(&self) -> respond::Draft {
         respond::gateway_answer(Answer {
             status: 200,
             headers: vec![("content-type", "application/jwk-set+json".to_string()), ("cache-control", "public, max-age=300".to_string())],

@@ -64,6 +64,17 @@ export function readHead(request, names) {
 }
 
 /**
+ * `readHead` written as UTF-8 into `buffer` (a view of WASM memory): the number of bytes
+ * written, or, when the head does not fit, minus the size that surely fits it.
+ */
+const UTF8 = new TextEncoder();
+export function readHeadInto(request, names, buffer) {
+  const text = readHead(request, names);
+  const { read, written } = UTF8.encodeInto(text, buffer);
+  return read === text.length ? written : -(text.length * 3);
+}
+
+/**
  * The names a `Connection` header lists (RFC 9110 §7.6.1: each is hop-by-hop for this
  * message), folded. The same rule as src/forward.rs `connection_listed`: split on `,`,
  * trim, fold, skip empty.

@@ -2,8 +2,6 @@
 //! and cache counters of this isolate. Never a secret or a token.
 
 use serde_json::json;
-use worker::web_sys::Response;
-use worker::Result;
 
 use crate::key_cache::{cache_label, degraded};
 use crate::problem::Answer;
@@ -11,7 +9,7 @@ use crate::problem::Answer;
 use super::isolate::Isolate;
 use super::respond;
 
-pub fn respond(isolate: &Isolate, now: i64) -> Result<Response> {
+pub fn respond(isolate: &Isolate, now: i64) -> respond::Draft {
     let config = &isolate.config;
     let snapshot = isolate.keys.snapshot();
     let degraded = degraded(snapshot.iter().map(|(_, _, state, _)| state));

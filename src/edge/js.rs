@@ -3,19 +3,17 @@
 
 use worker::js_sys::{Array, Function, Set};
 use worker::wasm_bindgen::prelude::*;
-use worker::web_sys::{Headers, Request, Response};
+use worker::web_sys::{Request, Response};
 
 use crate::gateway::{HeaderEdit, HeaderMode};
 
 #[wasm_bindgen(module = "/src/edge/headers.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = applyEdits, catch)]
-    fn apply_encoded(headers: &Headers, edits: &str) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = answer, catch)]
-    fn answer_encoded(status: u16, edits: &str, body: Option<String>) -> Result<Response, JsValue>;
-    /// See `readHead` in headers.js.
-    #[wasm_bindgen(js_name = readHead)]
-    fn read_head_encoded(request: &Request, names: &str) -> String;
+    fn answer_encoded(status: u16, edits: &str, body: Option<&str>) -> Result<Response, JsValue>;
+    /// See `readHeadInto` in headers.js.
+    #[wasm_bindgen(js_name = readHeadInto)]
+    fn read_head_into(request: &Request, names: &str, buffer: &mut [u8]) -> f64;
     /// See `relay` in headers.js: a promise of the client's `Response`.
     #[wasm_bindgen(js_name = relay)]
     #[allow(clippy::too_many_arguments)]
@@ -57,8 +55,31 @@ pub struct Head {
 
 /// Reads `request`'s method, URL, the clock, 24 random bytes and the headers named in
 /// `names` (joined by "\n").
+///
+/// The text is written straight into a buffer of WASM memory kept per isolate (no
+/// allocation call back into WASM for a returned string); a head larger than the buffer
+/// grows it and is read again.
 pub fn read_head(request: &Request, names: &str) -> Head {
-    let encoded = read_head_encoded(request, names);
+    HEAD_BUFFER.with(|cell| {
+        let mut buffer = cell.borrow_mut();
+        let mut written = read_head_into(request, names, &mut buffer);
+        if written < 0.0 {
+            // Too small: JS says how much the head may need (UTF-8 bound).
+            buffer.resize(-written as usize, 0);
+            written = read_head_into(request, names, &mut buffer);
+        }
+        let length = (written.max(0.0) as usize).min(buffer.len());
+        // `TextEncoder.encodeInto` writes whole characters of UTF-8 only.
+        parse_head(std::str::from_utf8(&buffer[..length]).unwrap_or_default())
+    })
+}
+
+thread_local! {
+    /// Where `readHeadInto` writes the request head (grown when a head does not fit).
+    static HEAD_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 16 * 1024]);
+}
+
+fn parse_head(encoded: &str) -> Head {
     let mut lines = encoded.split('\n');
     let method = lines.next().unwrap_or_default().to_string();
     let url = lines.next().unwrap_or_default().to_string();
@@ -104,17 +125,9 @@ pub fn encode_into(out: &mut String, edits: &[HeaderEdit]) {
     }
 }
 
-/// Applies already encoded edits (see [`encode`]) in one crossing.
-pub fn apply_encoded_edits(headers: &Headers, encoded: &str) -> Result<(), JsValue> {
-    if encoded.is_empty() {
-        return Ok(());
-    }
-    apply_encoded(headers, encoded)
-}
-
-/// A response the gateway produces itself, in one crossing.
-pub fn new_response(status: u16, edits: &[HeaderEdit], body: Option<String>) -> Result<Response, JsValue> {
-    answer_encoded(status, &encode(edits), body)
+/// A response the gateway produces itself, in one crossing (`edits` already encoded).
+pub fn new_response_encoded(status: u16, edits: &str, body: Option<&str>) -> Result<Response, JsValue> {
+    answer_encoded(status, edits, body)
 }
 
 /// A JS array of strings.

@@ -65,7 +65,7 @@ struct RequestContext {
 }
 
 impl RequestContext {
-    fn refuse(&self, refusal: &Refusal) -> Result<Response> {
+    fn refuse(&self, refusal: &Refusal) -> respond::Draft {
         let config = self.isolate.as_ref().map(|isolate| &isolate.config);
         let resource = config.and_then(|c| c.protected_resource.as_ref());
         respond::refusal(
@@ -163,7 +163,7 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
     let prepared = prepare(&request, &env);
     if let Ok(isolate) = &prepared.isolate {
         match serve_now(&request, &prepared, &env, &ctx, isolate) {
-            Some(Ok(Served::Answered(response, outcome))) => return conclude(response, outcome, prepared).into(),
+            Some(Ok(Served::Answered(draft, outcome))) => return conclude(draft, outcome, prepared).into(),
             Some(Ok(Served::Relaying(promise))) => return promise.into(),
             Some(Err(err)) => return internal_error(err, prepared).into(),
             None => {}
@@ -172,20 +172,14 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
     worker::wasm_bindgen_futures::future_to_promise(async move {
         let response = match &prepared.isolate {
             Ok(isolate) => match serve(request, &prepared, &env, &ctx, &isolate.clone()).await {
-                Ok(Served::Answered(response, outcome)) => conclude(response, outcome, prepared),
+                Ok(Served::Answered(draft, outcome)) => conclude(draft, outcome, prepared),
                 Ok(Served::Relaying(promise)) => match JsFuture::from(promise).await {
                     Ok(response) => response.unchecked_into(),
                     Err(err) => internal_error(worker::Error::from(err), prepared),
                 },
                 Err(err) => internal_error(err, prepared),
             },
-            Err(refusal) => {
-                let outcome = Outcome::refused(refusal.reason, None);
-                match prepared.context.refuse(refusal) {
-                    Ok(response) => conclude(response, outcome, prepared),
-                    Err(err) => internal_error(err, prepared),
-                }
-            }
+            Err(refusal) => conclude(prepared.context.refuse(refusal), Outcome::refused(refusal.reason, None), prepared),
         };
         Ok(response.into())
     })
@@ -198,7 +192,7 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
 // Built once per request and moved, never copied around: no box needed.
 #[allow(clippy::large_enum_variant)]
 enum Served {
-    Answered(Response, Outcome),
+    Answered(respond::Draft, Outcome),
     Relaying(worker::js_sys::Promise),
 }
 
@@ -207,33 +201,33 @@ fn internal_error(err: worker::Error, prepared: Prepared) -> Response {
     let level = prepared.isolate.as_ref().map_or(crate::config::LogLevel::Info, |i| i.config.log.level);
     log::emit(&Event::new(Kind::InternalError).with("detail", err.to_string()), Some(&prepared.context.ids.request_id), level);
     let refusal = Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
-    match prepared.context.refuse(&refusal) {
-        Ok(response) => conclude(response, Outcome::refused(Reason::InternalError, None), prepared),
-        // Not even an answer could be built: the runtime's own 500.
-        Err(_) => {
-            let init = worker::web_sys::ResponseInit::new();
-            init.set_status(500);
-            Response::new_with_opt_str_and_init(None, &init).unwrap_or_else(|_| JsValue::UNDEFINED.unchecked_into())
-        }
-    }
+    let draft = prepared.context.refuse(&refusal);
+    conclude(draft, Outcome::refused(Reason::InternalError, None), prepared)
 }
 
 /// The end of an answer of the gateway's own: security headers, the request id, the
 /// route's CORS and rate-limit headers, then the access line.
-fn conclude(response: Response, mut outcome: Outcome, prepared: Prepared) -> Response {
+fn conclude(draft: respond::Draft, mut outcome: Outcome, prepared: Prepared) -> Response {
     let Prepared { method, url, context, isolate, .. } = prepared;
     let mut edits = std::mem::take(&mut outcome.edits);
     edits.push(HeaderEdit::set("x-request-id", context.ids.request_id.as_str()));
     let security = isolate.as_ref().ok().map(|i| &i.security_headers);
-    if let Err(err) = respond::finish(&response, security, false, &edits) {
-        worker::console_error!("entra-edge: could not set the answer's headers: {err}");
-    }
+    let status = draft.status;
+    let response = match draft.build(security, &edits) {
+        Ok(response) => response,
+        Err(err) => {
+            // Not even an answer could be built: the runtime's own 500.
+            worker::console_error!("entra-edge: could not build an answer: {err}");
+            let init = worker::web_sys::ResponseInit::new();
+            init.set_status(500);
+            return Response::new_with_opt_str_and_init(None, &init).unwrap_or_else(|_| JsValue::UNDEFINED.unchecked_into());
+        }
+    };
     let log = isolate.as_ref().map(|i| i.config.log).unwrap_or(LogSettings { level: LogLevel::Info, user_ids: UserIdForm::Omit });
     if log.level == LogLevel::Off {
         // Nothing to write: spare the status read (a crossing) and the clock.
         return response;
     }
-    let status = response.status();
     let path = split_url(&url).0.to_string();
     let line = AccessLine { started: context.started_ms, request_id: context.ids.request_id, method, path, status, log };
     line.write(&outcome, None);
@@ -279,7 +273,7 @@ impl AccessLine {
 }
 
 fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) -> Result<Served> {
-    Ok(Served::Answered(context.refuse(&refusal)?, Outcome::refused(refusal.reason, route)))
+    Ok(Served::Answered(context.refuse(&refusal), Outcome::refused(refusal.reason, route)))
 }
 
 /// The start of the pipeline, which never needs I/O: an answer at the edge (health, the
@@ -299,21 +293,21 @@ fn begin<'c>(isolate: &'c Isolate, prepared: &Prepared) -> Result<Began<'c>> {
         access_control_request_method: headers.access_control_request_method.as_deref(),
         access_control_request_headers: headers.access_control_request_headers.as_deref(),
     };
-    let answered = |response: Response, route: &str| {
-        Ok(Began::Answered(Served::Answered(response, Outcome { route: Some(route.into()), ..Outcome::default() })))
+    let answered = |draft: respond::Draft, route: &str| {
+        Ok(Began::Answered(Served::Answered(draft, Outcome { route: Some(route.into()), ..Outcome::default() })))
     };
     match gateway::start(&isolate.config, head) {
-        Start::Health => answered(health::respond(isolate, (context.started_ms / 1000) as i64)?, "health"),
+        Start::Health => answered(health::respond(isolate, (context.started_ms / 1000) as i64), "health"),
         Start::ResourceMetadata { resource, preflight } => {
             let edits = gateway::resource_metadata_edits(preflight, headers.access_control_request_headers.as_deref());
-            let response = if preflight { respond::no_content(&edits)? } else { respond::document(200, &edits, &resource.document)? };
+            let response = if preflight { respond::no_content(&edits) } else { respond::document(200, &edits, &resource.document) };
             answered(response, "resource-metadata")
         }
         Start::AssertionKeys => match &isolate.assertion {
-            Some(signer) => answered(signer.keys_response()?, "assertion-keys"),
+            Some(signer) => answered(signer.keys_response(), "assertion-keys"),
             None => Ok(Began::Answered(refused(context, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None)?)),
         },
-        Start::Preflight { route, headers } => answered(respond::no_content(&headers)?, &route.name),
+        Start::Preflight { route, headers } => answered(respond::no_content(&headers), &route.name),
         Start::Refuse { refusal, route } => Ok(Began::Answered(refused(context, refusal, route)?)),
         Start::Admit(admitted) => Ok(Began::Admitted(admitted)),
     }
@@ -420,7 +414,7 @@ fn conclude_admitted(
     let Authorized { principal, refusal: refused_by_policy } = authorized;
     let mut outcome = Outcome { verify_ms: timings.verify_ms, rate_limit_ms: timings.rate_limit_ms, ..Outcome::default() };
     if let Some(refusal) = refused_by_policy.or(limiter_refusal) {
-        let response = context.refuse(&refusal)?;
+        let response = context.refuse(&refusal);
         outcome.route = Some(route.name.clone());
         outcome.reason = Some(refusal.reason);
         outcome.principal = principal;
@@ -466,7 +460,7 @@ fn forward_to_origin(
             Err(refusal) => {
                 outcome.reason = Some(refusal.reason);
                 outcome.principal = principal;
-                return Ok(Served::Answered(context.refuse(&refusal)?, outcome));
+                return Ok(Served::Answered(context.refuse(&refusal), outcome));
             }
         },
     };

@@ -10,23 +10,53 @@ use crate::problem::{refusal_answer, Answer, AnswerContext};
 use crate::reason::Refusal;
 use crate::security_headers::SecurityHeaders;
 
-pub fn gateway_answer(answer: Answer) -> Result<Response> {
-    let edits: Vec<HeaderEdit> = answer.headers.into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
-    Ok(js::new_response(answer.status, &edits, Some(answer.body))?)
+/// An answer of the gateway's own, before it becomes the runtime's `Response`: the
+/// security headers, the request id and the route's CORS and rate-limit headers are
+/// added to it (`Draft::build`), so the whole answer is made in one crossing.
+pub struct Draft {
+    pub status: u16,
+    /// Header edits in `js::encode`'s form.
+    edits: String,
+    body: Option<String>,
 }
 
-pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Result<Response> {
+impl Draft {
+    /// The `Response`, with `security` (the defaults while the configuration is invalid)
+    /// and then `extra` (request id, CORS, rate-limit state) after the answer's own headers.
+    pub fn build(mut self, security: Option<&SecurityHeaderEdits>, extra: &[HeaderEdit]) -> Result<Response> {
+        match security {
+            Some(security) => self.edits.push_str(&security.own),
+            None => self.edits.push_str(&SecurityHeaderEdits::new(&SecurityHeaders::default()).own),
+        }
+        js::encode_into(&mut self.edits, extra);
+        Ok(js::new_response_encoded(self.status, &self.edits, self.body.as_deref())?)
+    }
+
+    /// [`build`](Self::build) with already encoded `extra` edits.
+    pub fn build_encoded(mut self, security: &SecurityHeaderEdits, extra: &str) -> Result<Response> {
+        self.edits.push_str(&security.own);
+        self.edits.push_str(extra);
+        Ok(js::new_response_encoded(self.status, &self.edits, self.body.as_deref())?)
+    }
+}
+
+pub fn gateway_answer(answer: Answer) -> Draft {
+    let edits: Vec<HeaderEdit> = answer.headers.into_iter().map(|(name, value)| HeaderEdit::set(name, value)).collect();
+    Draft { status: answer.status, edits: js::encode(&edits), body: Some(answer.body) }
+}
+
+pub fn refusal(refusal: &Refusal, context: AnswerContext<'_>) -> Draft {
     gateway_answer(refusal_answer(refusal, context))
 }
 
 /// A document the gateway serves itself (the RFC 9728 metadata), with these headers.
-pub fn document(status: u16, edits: &[HeaderEdit], body: &str) -> Result<Response> {
-    Ok(js::new_response(status, edits, Some(body.to_string()))?)
+pub fn document(status: u16, edits: &[HeaderEdit], body: &str) -> Draft {
+    Draft { status, edits: js::encode(edits), body: Some(body.to_string()) }
 }
 
 /// 204 with the given headers (a successful CORS preflight).
-pub fn no_content(edits: &[HeaderEdit]) -> Result<Response> {
-    Ok(js::new_response(204, edits, None)?)
+pub fn no_content(edits: &[HeaderEdit]) -> Draft {
+    Draft { status: 204, edits: js::encode(edits), body: None }
 }
 
 /// The configured security headers, encoded once per isolate (part of `Isolate`): for the
@@ -42,30 +72,10 @@ impl SecurityHeaderEdits {
         &self.relayed
     }
 
-    /// The encoded edits for the gateway's own answers (always set).
-    pub fn own(&self) -> &str {
-        &self.own
-    }
-
     pub fn new(security: &SecurityHeaders) -> SecurityHeaderEdits {
         SecurityHeaderEdits {
             own: js::encode(&gateway::security_edits(security, false)),
             relayed: js::encode(&gateway::security_edits(security, true)),
         }
     }
-}
-
-/// Security headers on every answer: added where the origin did not set its own
-/// (`relayed`; leaky origin headers were already dropped by the relay), always on the
-/// gateway's own answers (the defaults while the configuration is invalid); then `extra`
-/// edits (request id, CORS, rate-limit state).
-pub fn finish(response: &Response, security: Option<&SecurityHeaderEdits>, relayed: bool, extra: &[HeaderEdit]) -> Result<()> {
-    let mut encoded = match security {
-        Some(security) if relayed => security.relayed.clone(),
-        Some(security) => security.own.clone(),
-        None => SecurityHeaderEdits::new(&SecurityHeaders::default()).own,
-    };
-    js::encode_into(&mut encoded, extra);
-    js::apply_encoded_edits(&response.headers(), &encoded)?;
-    Ok(())
 }

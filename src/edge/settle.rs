@@ -100,17 +100,15 @@ fn settle(pending: u32, outcome: JsValue, at: f64, request_id: JsValue, answer_e
             scope_prefix: resource.and_then(|r| r.app_id_uri.as_deref()),
         },
     );
-    let Ok(response) = answer else { return JsValue::UNDEFINED };
-    let mut edits = isolate.security_headers.own().to_string();
-    edits.push_str(&answer_edits.as_string().unwrap_or_default());
-    if super::js::apply_encoded_edits(&response.headers(), &edits).is_err() {
+    let status = answer.status;
+    let Ok(response) = answer.build_encoded(&isolate.security_headers, &answer_edits.as_string().unwrap_or_default()) else {
         return JsValue::UNDEFINED;
-    }
+    };
     if let Some(mut waiting) = waiting {
         waiting.outcome.forwarded = false;
         waiting.outcome.reason = Some(refusal.reason);
         waiting.outcome.origin_ms = origin_ms(&waiting);
-        waiting.line.status = response.status();
+        waiting.line.status = status;
         waiting.line.write(&waiting.outcome, None);
     }
     JsValue::from(response)
