@@ -75,13 +75,14 @@ export async function measureCrossings() {
   fs.writeFileSync(path.join(work, 'entry.js'), ENTRY);
   const authority = await startAuthority();
   const origin = await startOrigin();
-  const config = (routes) => ({
+  const config = (routes, extra = {}) => ({
     origin: origin.url,
     authority: authority.url,
     tenants: [DEMO_TENANT],
     audiences: [API_CLIENT_ID],
     routes,
     log_level: 'off',
+    ...extra,
   });
   const modules = [
     { name: 'entry.js', file: path.join(work, 'entry.js'), type: 'esModule' },
@@ -90,12 +91,14 @@ export async function measureCrossings() {
   ];
   const token = authority.mint({ tenant: DEMO_TENANT, audience: API_CLIENT_ID, scopes: ['Orders.Read'] });
   const rows = [];
-  for (const [name, routes, headers] of [
+  for (const [name, routes, headers, extra] of [
     ['cached token, forwarded', [{ path: '/api/**' }], { authorization: `Bearer ${token}` }],
     ['public route, forwarded', [{ path: '/api/**', public: true }], {}],
     ['no token, refused (401)', [{ path: '/api/**' }], {}],
+    // The token cache off: every request's signature is checked (keys in memory).
+    ['token verified (cache off), forwarded', [{ path: '/api/**' }], { authorization: `Bearer ${token}` }, { token_cache_size: 0 }],
   ]) {
-    const server = await startWorkerd({ dir: path.join(work, name.replace(/\W+/g, '-')), modules, json: { ENTRA_EDGE: config(routes) } });
+    const server = await startWorkerd({ dir: path.join(work, name.replace(/\W+/g, '-')), modules, json: { ENTRA_EDGE: config(routes, extra) } });
     try {
       // Warm up: the isolate, the configuration, the keys and the token cache.
       for (let i = 0; i < 3; i++) await (await fetch(`${server.url}/api/orders`, { headers })).arrayBuffer();

@@ -9,8 +9,9 @@ use crate::jwks::RsaJwk;
 /// An RS256 (RSASSA-PKCS1-v1_5 with SHA-256) verifier.
 #[allow(async_fn_in_trait)] // single-threaded runtime: no `Send` bound wanted
 pub trait SignatureBackend {
-    /// A public key in the backend's own form.
-    type Key;
+    /// A public key in the backend's own form (a handle, cheap to clone: the signature
+    /// check holds its own, `verify::AwaitingSignature`).
+    type Key: Clone;
 
     /// Imports a JWKS key; an error means the key is unusable and is skipped.
     async fn import_key(&self, jwk: &RsaJwk) -> Result<Self::Key, String>;

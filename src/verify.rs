@@ -74,6 +74,44 @@ pub async fn authenticate_traced<B: SignatureBackend>(
     now: i64,
     mut trace: impl Trace,
 ) -> Result<Principal, Refusal> {
+    let awaiting = prepare_traced(token, tenant_keys, &mut trace)?;
+    trace.check("signature");
+    let valid = backend.verify(&awaiting.key, awaiting.signing_input.as_bytes(), &awaiting.signature).await;
+    awaiting.conclude_traced(valid, rules, now, trace)
+}
+
+/// A token that passed every check before its signature (issuer, tenant, key binding):
+/// the key, signing input and signature to check, and the claims that [`conclude`]
+/// validates once the signature backend has answered. [`prepare`] is the only way to
+/// make one and `conclude` the only way on to a [`Principal`], so the signature check
+/// cannot be skipped by construction: only by the caller reporting a verdict it never
+/// asked for. It can own its parts ([`into_owned`]) to wait for the backend outside a
+/// Rust future (the worker's one-call path, `src/edge/mod.rs`).
+///
+/// [`conclude`]: AwaitingSignature::conclude
+/// [`into_owned`]: AwaitingSignature::into_owned
+pub struct AwaitingSignature<'a, K> {
+    /// The authority's key the token names (`kid`), bound to its issuer and cloud.
+    pub key: K,
+    /// The JWS signing input, `header.payload` (RFC 7515 §5.2).
+    pub signing_input: std::borrow::Cow<'a, str>,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+    claims: jwt_compact::Claims<EntraClaims>,
+    tenant: TenantId,
+    version: TokenVersion,
+}
+
+/// The checks of [`authenticate`] before the signature.
+pub fn prepare<'a, K: Clone>(token: UnverifiedToken<'a>, tenant_keys: &TenantKeys<K>) -> Result<AwaitingSignature<'a, K>, Refusal> {
+    prepare_traced(token, tenant_keys, &mut ())
+}
+
+fn prepare_traced<'a, K: Clone>(
+    token: UnverifiedToken<'a>,
+    tenant_keys: &TenantKeys<K>,
+    trace: &mut impl Trace,
+) -> Result<AwaitingSignature<'a, K>, Refusal> {
     trace.check("claims.iss");
     let expected_issuer = tenant_keys.metadata.issuer_for(&token.tenant);
     if token.claims.custom.iss.as_deref() != Some(expected_issuer.as_str()) {
@@ -104,24 +142,55 @@ pub async fn authenticate_traced<B: SignatureBackend>(
     if !key.belongs_to_cloud(tenant_keys.metadata.cloud_instance_name.as_deref()) {
         return Err(Refusal::new(Reason::SigningKeyCloudMismatch, "the signing key is published for another cloud than this authority"));
     }
-    trace.check("signature");
-    if !backend.verify(&key.key, token.signing_input.as_bytes(), &token.signature).await {
-        return Err(Refusal::new(Reason::SignatureInvalid, "the signature does not verify"));
+    Ok(AwaitingSignature {
+        key: key.key.clone(),
+        signing_input: std::borrow::Cow::Borrowed(token.signing_input),
+        signature: token.signature,
+        claims: token.claims,
+        tenant: token.tenant,
+        version: token.version,
+    })
+}
+
+impl<K> AwaitingSignature<'_, K> {
+    /// The same check, owning its signing input (to wait beyond the token's borrow).
+    pub fn into_owned(self) -> AwaitingSignature<'static, K> {
+        AwaitingSignature {
+            key: self.key,
+            signing_input: std::borrow::Cow::Owned(self.signing_input.into_owned()),
+            signature: self.signature,
+            claims: self.claims,
+            tenant: self.tenant,
+            version: self.version,
+        }
     }
-    let held = if rules.claim_names.is_empty() {
-        None
-    } else {
-        trace.check("claims.unique");
-        Some(Box::new(held_claims(token.signing_input, rules.claim_names)?))
-    };
-    let verified = VerifiedClaims {
-        held,
-        expires_at: token.claims.expiration.map(|t| t.timestamp()),
-        not_before: token.claims.not_before.map(|t| t.timestamp()),
-        issued_at: token.claims.issued_at.map(|t| t.timestamp()),
-        custom: token.claims.custom,
-    };
-    validate(verified, token.tenant, token.version, rules, now, trace)
+
+    /// The rest of [`authenticate`], given the backend's verdict on the signature
+    /// (`signature_valid`: RSASSA-PKCS1-v1_5 with SHA-256 over `signing_input` under `key`
+    /// verified): refused with `signature_invalid` unless it verified, then the claims.
+    pub fn conclude(self, signature_valid: bool, rules: &TokenRules<'_>, now: i64) -> Result<Principal, Refusal> {
+        self.conclude_traced(signature_valid, rules, now, ())
+    }
+
+    fn conclude_traced(self, signature_valid: bool, rules: &TokenRules<'_>, now: i64, mut trace: impl Trace) -> Result<Principal, Refusal> {
+        if !signature_valid {
+            return Err(Refusal::new(Reason::SignatureInvalid, "the signature does not verify"));
+        }
+        let held = if rules.claim_names.is_empty() {
+            None
+        } else {
+            trace.check("claims.unique");
+            Some(Box::new(held_claims(&self.signing_input, rules.claim_names)?))
+        };
+        let verified = VerifiedClaims {
+            held,
+            expires_at: self.claims.expiration.map(|t| t.timestamp()),
+            not_before: self.claims.not_before.map(|t| t.timestamp()),
+            issued_at: self.claims.issued_at.map(|t| t.timestamp()),
+            custom: self.claims.custom,
+        };
+        validate(verified, self.tenant, self.version, rules, now, trace)
+    }
 }
 
 fn validate(

@@ -73,6 +73,19 @@ export function verifyRs256(key, signature, message) {
   return crypto.subtle.verify(RSASSA, key, signature, message);
 }
 
+/**
+ * `verifyRs256`, then `resume(id, valid, at)` (Rust: src/edge/resume.rs) with the verdict
+ * and `Date.now()`: a token verified without a Rust future waiting for it. A rejected
+ * verification is a signature that does not verify. Resolves to what `resume` returns
+ * (the client's Response, or a promise of it).
+ */
+export function verifyThen(key, signature, message, resume, id) {
+  return crypto.subtle.verify(RSASSA, key, signature, message).then(
+    (valid) => resume(id, valid === true, Date.now()),
+    () => resume(id, false, Date.now()),
+  );
+}
+
 // ES256 signing of the identity assertion (src/edge/assertion.rs), one crossing per call.
 const P256 = { name: 'ECDSA', namedCurve: 'P-256' };
 const ES256 = { name: 'ECDSA', hash: 'SHA-256' };

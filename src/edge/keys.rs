@@ -160,6 +160,20 @@ pub async fn keys_for(
     }
 }
 
+/// [`keys_for`] when it needs no I/O and no refresh: the keys in memory, current, and
+/// holding `kid`. `None` for anything else (the caller takes the async path).
+pub fn keys_now(isolate: &Isolate, directory: &Directory, version: TokenVersion, kid: &str, now: i64) -> Option<Keys> {
+    let key = (directory.clone(), version);
+    let (plan, cached) = isolate.keys.with_slot(&key, |slot| (slot.state.plan(now, &isolate.config.keys), slot.keys.clone()));
+    match (plan, cached) {
+        (Plan::Use, Some(keys)) if keys.keys.find(kid).is_some() => {
+            isolate.keys.count(|c| c.memory_hits += 1);
+            Some(keys)
+        }
+        _ => None,
+    }
+}
+
 fn unavailable(retry_after: u64) -> Refusal {
     Refusal::new(Reason::KeysUnavailable, "the authority's signing keys cannot be obtained right now").with_retry_after(retry_after)
 }

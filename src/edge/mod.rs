@@ -13,6 +13,7 @@ mod limiter;
 mod log;
 mod proxy;
 mod respond;
+mod resume;
 mod revocation;
 mod runtime;
 mod settle;
@@ -21,7 +22,6 @@ mod webcrypto;
 use std::rc::Rc;
 
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{Request, Response};
 use worker::{Context, Env, Result};
 
@@ -37,7 +37,7 @@ use crate::reason::{Reason, Refusal};
 use crate::request_id::{choose, RequestIds};
 use crate::route::Route;
 use crate::token::UnverifiedToken;
-use crate::verify::authenticate;
+use crate::verify::{authenticate, AwaitingSignature};
 
 use self::isolate::Isolate;
 use self::keys::KeySource;
@@ -162,9 +162,11 @@ fn prepare(request: &Request, env: &Env) -> Prepared {
 pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
     let prepared = prepare(&request, &env);
     if let Ok(isolate) = &prepared.isolate {
-        match serve_now(&request, &prepared, &env, &ctx, isolate) {
-            Some(Ok(Served::Answered(draft, outcome))) => return conclude(draft, outcome, prepared).into(),
-            Some(Ok(Served::Relaying(promise))) => return promise.into(),
+        match serve_now(&request, &prepared, &env, &ctx, isolate, None) {
+            Some(Ok(Decided::Served(served))) => return into_value(served, prepared),
+            Some(Ok(Decided::Verify(awaiting, kid))) => {
+                return resume::verify(resume::Parked { request, env, ctx, prepared, awaiting, kid }).into();
+            }
             Some(Err(err)) => return internal_error(err, prepared).into(),
             None => {}
         }
@@ -173,10 +175,8 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
         let response = match &prepared.isolate {
             Ok(isolate) => match serve(request, &prepared, &env, &ctx, &isolate.clone()).await {
                 Ok(Served::Answered(draft, outcome)) => conclude(draft, outcome, prepared),
-                Ok(Served::Relaying(promise)) => match JsFuture::from(promise).await {
-                    Ok(response) => response.unchecked_into(),
-                    Err(err) => internal_error(worker::Error::from(err), prepared),
-                },
+                // The relay's promise: the task's own promise adopts it (no await here).
+                Ok(Served::Relaying(promise)) => return Ok(promise.into()),
                 Err(err) => internal_error(err, prepared),
             },
             Err(refusal) => conclude(prepared.context.refuse(refusal), Outcome::refused(refusal.reason, None), prepared),
@@ -184,6 +184,69 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
         Ok(response.into())
     })
     .into()
+}
+
+/// The client's answer as `fetch` returns it: a `Response`, or the relay's promise of one.
+fn into_value(served: Served, prepared: Prepared) -> JsValue {
+    match served {
+        Served::Answered(draft, outcome) => conclude(draft, outcome, prepared).into(),
+        Served::Relaying(promise) => promise.into(),
+    }
+}
+
+/// The pipeline after a token's signature check (`resume`), at `now_ms`: the revocation
+/// list, then the rest in this call (or, when the list must be read first, as a task).
+fn continue_with(
+    request: Request,
+    env: Env,
+    ctx: Context,
+    prepared: Prepared,
+    principal: std::result::Result<Principal, Refusal>,
+    now_ms: u64,
+) -> JsValue {
+    let Ok(isolate) = prepared.isolate.clone() else { return JsValue::UNDEFINED };
+    let raw = prepared.headers.authorization.as_deref().and_then(|value| bearer_token(Some(value)).ok()).unwrap_or_default().to_owned();
+    let screened = match &principal {
+        Ok(verified) if isolate.revocations.is_some() => {
+            revocation::screen_now(&isolate, &env, &ctx, &raw, verified, &prepared.context.ids.request_id, now_ms)
+        }
+        _ => Some(Ok(())),
+    };
+    let run = move |request: Request, env: Env, ctx: Context, prepared: Prepared, authentication| {
+        match serve_now(&request, &prepared, &env, &ctx, &isolate, Some((authentication, now_ms))) {
+            Some(Ok(Decided::Served(served))) => into_value(served, prepared),
+            Some(Err(err)) => internal_error(err, prepared).into(),
+            // Cannot happen: everything before authentication was done in this isolate's
+            // first pass, and authentication is given.
+            _ => internal_error(worker::Error::from("the pipeline could not resume after the signature check"), prepared).into(),
+        }
+    };
+    match screened {
+        Some(screened) => run(request, env, ctx, prepared, screened.and(principal)),
+        None => worker::wasm_bindgen_futures::future_to_promise(async move {
+            let authentication = match principal {
+                Ok(verified) => match prepared.isolate.as_ref() {
+                    Ok(isolate) => {
+                        revocation::screen(isolate, &env, &ctx, &raw, &verified, &prepared.context.ids.request_id).await.map(|()| verified)
+                    }
+                    Err(refusal) => Err(refusal.clone()),
+                },
+                Err(refusal) => Err(refusal),
+            };
+            Ok(run(request, env, ctx, prepared, authentication))
+        })
+        .into(),
+    }
+}
+
+/// What the one-call path decided.
+// Built once per request and moved: no box needed.
+#[allow(clippy::large_enum_variant)]
+enum Decided {
+    Served(Served),
+    /// A token the cache does not hold, its keys in memory: its signature is checked by
+    /// `resume::verify` and the pipeline goes on in `resume` (`continue_with`).
+    Verify(AwaitingSignature<'static, JsValue>, String),
 }
 
 /// What the pipeline produced: an answer of the gateway's own (security headers and the
@@ -362,29 +425,43 @@ async fn serve(request: Request, prepared: &Prepared, env: &Env, ctx: &Context, 
 /// The same pipeline when it needs no I/O before the origin, decided in this call; `None`
 /// when some step would have to wait (the caller then runs [`serve`]). Nothing it does
 /// before returning `None` is visible: the request is served once, by one of the two.
-fn serve_now(request: &Request, prepared: &Prepared, env: &Env, ctx: &Context, isolate: &Rc<Isolate>) -> Option<Result<Served>> {
+///
+/// `given`: the outcome of a token's signature check done meanwhile (`resume`), and the
+/// clock after it.
+fn serve_now(
+    request: &Request,
+    prepared: &Prepared,
+    env: &Env,
+    ctx: &Context,
+    isolate: &Rc<Isolate>,
+    given: Option<(std::result::Result<Principal, Refusal>, u64)>,
+) -> Option<Result<Decided>> {
     let (config, context, headers) = (&isolate.config, &prepared.context, &prepared.headers);
     if let Some(signer) = &isolate.assertion {
         if let Err(refusal) = signer.ready_now()? {
-            return Some(refused(context, refusal, None));
+            return Some(refused(context, refusal, None).map(Decided::Served));
         }
     }
     let admitted = match begin(isolate, prepared) {
         Err(err) => return Some(Err(err)),
-        Ok(Began::Answered(served)) => return Some(Ok(served)),
+        Ok(Began::Answered(served)) => return Some(Ok(Decided::Served(served))),
         Ok(Began::Admitted(admitted)) => admitted,
     };
     if admitted.route.rate_limit.is_some() {
         return None; // a Durable Object round trip
     }
-    let authentication = if admitted.needs_token() {
-        Some(authenticate_now(headers.authorization.as_deref(), env, ctx, isolate, context.started_ms, &context.ids.request_id)?)
-    } else {
-        None
+    let started = context.started_ms;
+    let (authentication, after_verify) = match given {
+        _ if !admitted.needs_token() => (None, started),
+        Some((authentication, at)) => (Some(authentication), at.max(started)),
+        None => match authenticate_now(headers.authorization.as_deref(), env, ctx, isolate, started, &context.ids.request_id)? {
+            Authenticated::Done(authentication) => (Some(authentication), started),
+            Authenticated::Verify(awaiting, kid) => return Some(Ok(Decided::Verify(awaiting, kid))),
+        },
     };
     let authorized = gateway::authorize(&admitted, authentication, &config.authority);
-    let timings = Timings { verify_ms: 0, rate_limit_ms: 0, forward_started: context.started_ms };
-    Some(conclude_admitted(request, prepared, ctx, isolate, &admitted, authorized, None, Vec::new(), timings))
+    let timings = Timings { verify_ms: after_verify - started, rate_limit_ms: 0, forward_started: after_verify };
+    Some(conclude_admitted(request, prepared, ctx, isolate, &admitted, authorized, None, Vec::new(), timings).map(Decided::Served))
 }
 
 /// Time spent before the origin call, for the access line.
@@ -573,10 +650,20 @@ async fn authenticate_request(
     Ok(principal)
 }
 
+/// What [`authenticate_now`] could settle without I/O.
+// Made once per request and moved: no box needed.
+#[allow(clippy::large_enum_variant)]
+enum Authenticated {
+    Done(std::result::Result<Principal, Refusal>),
+    /// The token passed every check before its signature; the keys were in memory.
+    Verify(AwaitingSignature<'static, JsValue>, String),
+}
+
 /// [`authenticate_request`] when it needs no I/O: no usable bearer token (refused before
-/// any key is needed), or a token from the verified-token cache whose revocation check
-/// needs no read. `None` otherwise (the caller runs the async path, which repeats these
-/// steps: nothing here is counted or changed before it commits).
+/// any key is needed), a token from the verified-token cache whose revocation check needs
+/// no read, or a new token whose keys are in memory (up to its signature check). `None`
+/// otherwise (the caller runs the async path, which repeats these steps: nothing here is
+/// counted or changed before it commits).
 fn authenticate_now(
     authorization: Option<&str>,
     env: &Env,
@@ -584,20 +671,43 @@ fn authenticate_now(
     isolate: &Rc<Isolate>,
     now_ms: u64,
     request_id: &str,
-) -> Option<std::result::Result<Principal, Refusal>> {
+) -> Option<Authenticated> {
     let raw = match bearer_token(authorization) {
         Ok(raw) => raw,
-        Err(refusal) => return Some(Err(refusal)),
+        Err(refusal) => return Some(Authenticated::Done(Err(refusal))),
     };
-    let principal = cached_principal(isolate, raw, (now_ms / 1000) as i64)?;
+    let now = (now_ms / 1000) as i64;
+    let Some(principal) = cached_principal(isolate, raw, now) else { return verify_now(raw, isolate, now) };
     if isolate.revocations.is_some() {
         if let Err(refusal) = revocation::screen_now(isolate, env, ctx, raw, &principal, request_id, now_ms)? {
             isolate.keys.count(|c| c.token_cache_hits += 1);
-            return Some(Err(refusal));
+            return Some(Authenticated::Done(Err(refusal)));
         }
     }
     isolate.keys.count(|c| c.token_cache_hits += 1);
-    Some(Ok(principal))
+    Some(Authenticated::Done(Ok(principal)))
+}
+
+/// A token the cache does not hold: parsed, and checked up to its signature when its keys
+/// are in memory and current (`keys::keys_now`); `None` when keys must be fetched.
+fn verify_now(raw: &str, isolate: &Isolate, now: i64) -> Option<Authenticated> {
+    let config = &isolate.config;
+    let rules = config.token_rules();
+    let token = match UnverifiedToken::parse(raw, &rules) {
+        Ok(token) => token,
+        Err(refusal) => {
+            isolate.keys.count(|c| c.token_cache_misses += 1);
+            return Some(Authenticated::Done(Err(refusal)));
+        }
+    };
+    let directory = config.tenants.directory_for(token.tenant());
+    let kid = token.kid().to_owned();
+    let keys = keys::keys_now(isolate, &directory, token.version(), &kid, now)?;
+    isolate.keys.count(|c| c.token_cache_misses += 1);
+    Some(match crate::verify::prepare(token, &keys) {
+        Ok(awaiting) => Authenticated::Verify(awaiting.into_owned(), kid),
+        Err(refusal) => Authenticated::Done(Err(refusal)),
+    })
 }
 
 /// A principal verified earlier from the same token, if its key still vouches for it.

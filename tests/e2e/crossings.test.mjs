@@ -28,6 +28,16 @@ test('a cached forward crosses between WASM and JS three times: the entry, the h
   }
 });
 
+test('a token the cache does not hold is verified without a Rust future: five crossings', async () => {
+  const rows = await measured;
+  const row = rows.find((r) => r.name.startsWith('token verified'));
+  assert.equal(row.status, 200);
+  assert.equal(named(row.detail.out, 'verifyThen'), 1, 'one call checks the signature');
+  assert.equal(named(row.detail.out, 'relay'), 1, 'one call forwards and relays');
+  assert.equal(named(row.detail.out, 'queueMicrotask'), 0, 'no Rust future is polled');
+  assert.ok(row.out + row.into <= 5, `${row.out} + ${row.into} crossings (${JSON.stringify(row.detail)})`);
+});
+
 test('an answer at the edge is built in one crossing', async () => {
   const rows = await measured;
   const refused = rows.find((r) => r.name.startsWith('no token'));
