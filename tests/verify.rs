@@ -656,3 +656,65 @@ mod hmac_sha256 {
         format!("{input}.{}", b64(&Sha256::digest(&outer)))
     }
 }
+
+// ---- the signature check as a separate step (the worker's one-call path) -----------------
+
+/// `verify::prepare`, the backend's verdict on the signature, then `conclude`: the steps
+/// the worker runs with WebCrypto in between (src/edge/resume.rs).
+fn check_in_steps(token: &str, verdict: impl FnOnce(&jwt_compact::alg::RsaPublicKey, &[u8], &[u8]) -> bool) -> Result<Principal, Reason> {
+    let config = config();
+    let rules = config.token_rules();
+    let unverified = UnverifiedToken::parse(token, &rules).map_err(|r| r.reason)?;
+    let keys = keys_for(unverified.version());
+    let awaiting = entra_edge::verify::prepare(unverified, &keys).map_err(|r| r.reason)?.into_owned();
+    let valid = verdict(&awaiting.key, awaiting.signing_input.as_bytes(), &awaiting.signature);
+    awaiting.conclude(valid, &rules, NOW).map_err(|r| r.reason)
+}
+
+fn native_verdict(key: &jwt_compact::alg::RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
+    use entra_edge::signature::SignatureBackend;
+    block_on(NativeRsa.verify(key, message, signature))
+}
+
+#[test]
+fn a_token_checked_in_steps_yields_the_same_principal_as_authenticate() {
+    let token = signed(v2_claims());
+    let in_steps = check_in_steps(&token, native_verdict).unwrap();
+    let at_once = check(&token).unwrap();
+    assert_eq!(format!("{in_steps:?}"), format!("{at_once:?}"));
+}
+
+#[test]
+fn a_signature_the_backend_rejects_is_refused_in_steps() {
+    assert_eq!(check_in_steps(&signed(v2_claims()), |_, _, _| false).unwrap_err(), Reason::SignatureInvalid);
+}
+
+#[test]
+fn a_tampered_payload_is_refused_in_steps_by_the_real_backend() {
+    let token = signed(v2_claims());
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let other = signed(with(v2_claims(), json!({ "oid": "00000000-0000-0000-0000-00000000beef" })));
+    parts[1] = other.split('.').nth(1).unwrap().to_owned();
+    assert_eq!(check_in_steps(&parts.join("."), native_verdict).unwrap_err(), Reason::SignatureInvalid);
+}
+
+#[test]
+fn claims_are_checked_only_after_the_signature_verdict() {
+    // An expired token whose signature does not verify is refused for the signature: no
+    // claim of an unverified payload decides the answer.
+    let expired = signed(with(v2_claims(), json!({ "exp": NOW - 3600, "nbf": NOW - 7200, "iat": NOW - 7200 })));
+    assert_eq!(check_in_steps(&expired, |_, _, _| false).unwrap_err(), Reason::SignatureInvalid);
+    assert_eq!(check_in_steps(&expired, native_verdict).unwrap_err(), Reason::TokenExpired);
+}
+
+#[test]
+fn the_issuer_and_key_binding_are_checked_before_the_signature() {
+    let wrong_issuer = signed(with(v2_claims(), json!({ "iss": "https://login.microsoftonline.com/another/v2.0" })));
+    let asked = std::cell::Cell::new(false);
+    let result = check_in_steps(&wrong_issuer, |_, _, _| {
+        asked.set(true);
+        true
+    });
+    assert_eq!(result.unwrap_err(), Reason::IssuerMismatch);
+    assert!(!asked.get(), "no signature check for a token refused before it");
+}
