@@ -623,6 +623,21 @@ mod tests {
     }
 
     #[test]
+    fn a_non_ascii_host_name_is_refused_naming_the_field() {
+        // No Unicode tables in the worker (idna_adapter 1.0): IDNs are given in their
+        // ASCII (punycode) form, and a lookalike host cannot slip in.
+        for host in ["https://bücher.example", "https://APİ.example.com", "https://аpple.com"] {
+            let mut value = minimal();
+            value["origin"] = serde_json::json!(host);
+            let error = first_error(value);
+            assert!(error.to_string().contains("origin"), "{error}");
+        }
+        let mut value = minimal();
+        value["origin"] = serde_json::json!("https://xn--bcher-kva.example");
+        assert_eq!(parse(value).unwrap().origin.url_for("/a", None), "https://xn--bcher-kva.example/a");
+    }
+
+    #[test]
     fn star_accepts_every_organization_but_not_personal_accounts() {
         let mut value = minimal();
         value["tenants"] = serde_json::json!(["*"]);

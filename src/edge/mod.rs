@@ -17,6 +17,7 @@ mod resume;
 mod revocation;
 mod runtime;
 mod settle;
+mod slab;
 mod webcrypto;
 
 use std::rc::Rc;

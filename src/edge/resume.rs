@@ -6,7 +6,6 @@
 //! future, its promise and the microtask hops around the await.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use worker::js_sys::{Function, Promise};
 use worker::wasm_bindgen::closure::Closure;
@@ -15,6 +14,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::web_sys::Request;
 use worker::{Context, Env};
 
+use super::slab::Slab;
 use super::Prepared;
 use crate::extract::bearer_token;
 use crate::verify::AwaitingSignature;
@@ -39,27 +39,19 @@ pub struct Parked {
 type Resume = dyn Fn(u32, bool, f64) -> JsValue;
 
 thread_local! {
-    /// Parked requests by the number handed to `verifyThen` (never 0), and the next number.
-    static PARKED: RefCell<(HashMap<u32, Parked>, u32)> = RefCell::new((HashMap::new(), 0));
+    /// Parked requests by the number handed to `verifyThen` (never 0).
+    static PARKED: RefCell<Slab<Parked>> = const { RefCell::new(Slab::new()) };
     static RESUME: Closure<Resume> = Closure::new(resume);
 }
 
 /// Parks `parked` and starts its signature check: the promise of the client's response.
 pub fn verify(parked: Parked) -> Promise {
     PARKED.with(|cell| {
-        let id = {
-            let (waiting, next) = &mut *cell.borrow_mut();
-            *next = next.wrapping_add(1).max(1);
-            while waiting.contains_key(next) {
-                *next = next.wrapping_add(1).max(1);
-            }
-            waiting.insert(*next, parked);
-            *next
-        };
+        let id = cell.borrow_mut().insert(parked);
         // Views of the parked request's own bytes: `crypto.subtle.verify` copies them before
         // it returns, and `resume` runs only once the promise settles (never within this call).
         let parked = cell.borrow();
-        let awaiting = &parked.0[&id].awaiting;
+        let Some(Parked { awaiting, .. }) = parked.get(id) else { return Promise::resolve(&JsValue::UNDEFINED) };
         RESUME.with(|resume| {
             verify_then(&awaiting.key, &awaiting.signature, awaiting.signing_input.as_bytes(), resume.as_ref().unchecked_ref(), id)
         })
@@ -68,7 +60,7 @@ pub fn verify(parked: Parked) -> Promise {
 
 /// The verdict on parked request `id`'s signature, at `at` (ms since the epoch).
 fn resume(id: u32, signature_valid: bool, at: f64) -> JsValue {
-    let Some(parked) = PARKED.with(|cell| cell.borrow_mut().0.remove(&id)) else { return JsValue::UNDEFINED };
+    let Some(parked) = PARKED.with(|cell| cell.borrow_mut().remove(id)) else { return JsValue::UNDEFINED };
     let Parked { request, env, ctx, prepared, awaiting, kid } = parked;
     let Ok(isolate) = prepared.isolate.clone() else { return JsValue::UNDEFINED };
     let config = &isolate.config;

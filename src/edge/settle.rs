@@ -4,12 +4,12 @@
 //! answers never comes back here.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use worker::js_sys::Function;
 use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 
+use super::slab::Slab;
 use super::{isolate, log, respond, AccessLine, Outcome};
 use crate::access_log::BodyEnd;
 use crate::event::{Event, Kind};
@@ -28,23 +28,15 @@ pub struct Waiting {
 type Settle = dyn Fn(u32, JsValue, f64, JsValue, JsValue, JsValue) -> JsValue;
 
 thread_local! {
-    /// Records waiting, by the number `relay` hands back (never 0), and the next number.
-    static WAITING: RefCell<(HashMap<u32, Waiting>, u32)> = RefCell::new((HashMap::new(), 0));
+    /// Records waiting, by the number `relay` hands back (never 0).
+    static WAITING: RefCell<Slab<Waiting>> = const { RefCell::new(Slab::new()) };
     /// The one closure `relay` calls, made once per isolate.
     static SETTLE: Closure<Settle> = Closure::new(settle);
 }
 
 /// Keeps `waiting` until its forward ends; the number to hand to `relay`.
 pub fn wait(waiting: Waiting) -> u32 {
-    WAITING.with(|cell| {
-        let (records, next) = &mut *cell.borrow_mut();
-        *next = next.wrapping_add(1).max(1);
-        while records.contains_key(next) {
-            *next = next.wrapping_add(1).max(1);
-        }
-        records.insert(*next, waiting);
-        *next
-    })
+    WAITING.with(|cell| cell.borrow_mut().insert(waiting))
 }
 
 /// Runs `f` with the settle function `relay` takes.
@@ -58,7 +50,7 @@ pub fn with<R>(f: impl FnOnce(&Function) -> R) -> R {
 /// a failure; `body_end` is null (complete), a string (why the body broke off) or
 /// undefined (not watched). Returns the refusal for a failure, else undefined.
 fn settle(pending: u32, outcome: JsValue, at: f64, request_id: JsValue, answer_edits: JsValue, body_end: JsValue) -> JsValue {
-    let waiting = if pending == 0 { None } else { WAITING.with(|cell| cell.borrow_mut().0.remove(&pending)) };
+    let waiting = if pending == 0 { None } else { WAITING.with(|cell| cell.borrow_mut().remove(pending)) };
     let origin_ms = |w: &Waiting| (at as u64).saturating_sub(w.forward_started);
     let Some(failure) = outcome.as_string() else {
         // The origin answered: the access line, now that the relay is over.
