@@ -10,10 +10,10 @@ export function applyEdits(headers, edits) {
   if (!edits) return;
   const parts = edits.split('\n');
   for (let i = 0; i + 2 < parts.length; i += 3) {
-    const [mode, name, value] = [parts[i], parts[i + 1], parts[i + 2]];
-    if (mode === 'a') headers.append(name, value);
-    else if (mode === 'm') { if (!headers.has(name)) headers.set(name, value); }
-    else headers.set(name, value);
+    const mode = parts[i];
+    if (mode === 'a') headers.append(parts[i + 1], parts[i + 2]);
+    else if (mode === 'm') { if (!headers.has(parts[i + 1])) headers.set(parts[i + 1], parts[i + 2]); }
+    else headers.set(parts[i + 1], parts[i + 2]);
   }
 }
 
@@ -50,13 +50,17 @@ export function answer(status, edits, body) {
  * never contain a newline).
  */
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const RANDOM = new Uint8Array(24); // refilled per request (no allocation)
+let headNames = null; // the names of the last call (always the same list), split once
+let headList = [];
 export function readHead(request, names) {
   const headers = request.headers;
-  const random = crypto.getRandomValues(new Uint8Array(24));
+  const random = crypto.getRandomValues(RANDOM);
   let hex = '';
   for (const byte of random) hex += HEX[byte];
   let out = `${request.method}\n${request.url}\n${Date.now()}\n${hex}`;
-  for (const name of names.split('\n')) {
+  if (names !== headNames) [headNames, headList] = [names, names.split('\n')];
+  for (const name of headList) {
     const value = headers.get(name);
     out += value === null ? '\n-' : `\n+${value}`;
   }

@@ -206,7 +206,11 @@ fn continue_with(
     now_ms: u64,
 ) -> JsValue {
     let Ok(isolate) = prepared.isolate.clone() else { return JsValue::UNDEFINED };
-    let raw = prepared.headers.authorization.as_deref().and_then(|value| bearer_token(Some(value)).ok()).unwrap_or_default().to_owned();
+    // The bearer token again, only for the revocation list (it passed `bearer_token` before).
+    let raw = match isolate.revocations {
+        Some(_) => bearer_token(prepared.headers.authorization.as_deref()).unwrap_or_default().to_owned(),
+        None => String::new(),
+    };
     let screened = match &principal {
         Ok(verified) if isolate.revocations.is_some() => {
             revocation::screen_now(&isolate, &env, &ctx, &raw, verified, &prepared.context.ids.request_id, now_ms)
