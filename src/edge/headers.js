@@ -25,14 +25,21 @@ export function applyEdits(headers, edits) {
  * form already), every character other than a-z and 0-9 read as `-`.
  */
 const NOT_FOLDED = /[^a-z0-9-]/;
+const NOTHING_LISTED = [];
 const FOLD = /[^a-z0-9]/g;
-export function copyWithout(source, dropNames, dropPrefixes, dropExtra = []) {
+export function copyWithout(source, dropNames, dropPrefixes, dropExtra = NOTHING_LISTED) {
   const out = new Headers(source);
-  for (const name of [...out.keys()]) {
+  // The source's names (the copy is the one changed): no array of them, no closure per name.
+  for (const name of source.keys()) {
     const folded = NOT_FOLDED.test(name) ? name.replace(FOLD, '-') : name;
-    if (dropNames.has(folded) || dropExtra.includes(folded) || dropPrefixes.some((prefix) => folded.startsWith(prefix))) out.delete(name);
+    if (dropNames.has(folded) || dropExtra.includes(folded) || startsWithAny(folded, dropPrefixes)) out.delete(name);
   }
   return out;
+}
+
+function startsWithAny(name, prefixes) {
+  for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i])) return true;
+  return false;
 }
 
 /** A response the gateway produces itself. */
@@ -83,7 +90,6 @@ export function readHeadInto(request, names, buffer) {
  * message), folded. The same rule as src/forward.rs `connection_listed`: split on `,`,
  * trim, fold, skip empty.
  */
-const NOTHING_LISTED = [];
 export function connectionListed(value) {
   // The usual value names only `keep-alive`, a header the response lists drop anyway: no work.
   if (!value || value === 'keep-alive') return NOTHING_LISTED;
@@ -128,7 +134,7 @@ function observed(body, length) {
  * failure rejects (nothing is forwarded).
  */
 export async function forward(request, target, dropNames, dropPrefixes, dropExtra, requestEdits, responseDropNames, responseDropPrefixes, responseEdits, timeoutMs, signKey, signHeader, signingInput, watchBody) {
-  const headers = copyWithout(request.headers, dropNames, dropPrefixes, dropExtra ? dropExtra.split('\n') : []);
+  const headers = copyWithout(request.headers, dropNames, dropPrefixes, dropExtra ? dropExtra.split('\n') : NOTHING_LISTED);
   applyEdits(headers, requestEdits);
   if (signingInput) headers.set(signHeader, await signEs256(signKey, signingInput));
   const method = request.method;
