@@ -8,6 +8,11 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
              WASM_OPT_BIN=$(CURDIR)/scripts/wasm-opt \
              ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
 
+# `--env NAME` when ENV is given on the command line at all: `ENV=""` (the top level only)
+# differs from no ENV. An `ENV` from the shell's environment (sh uses it for its startup file)
+# is not a wrangler environment and is ignored.
+ENV_FLAG = $(if $(filter command line override,$(origin ENV)),--env "$(ENV)")
+
 SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
 .PHONY: help tools build dev token test lint unit e2e check-config explain deploy size bench soak fuzz fuzz-cmin clean assertion-key assertion-jwks revoke revocations unrevoke
@@ -82,7 +87,7 @@ CONFIG ?= $(or $(firstword $(wildcard wrangler.json wrangler.jsonc wrangler.toml
 CHECKER_NOTE = @test -x target/debug/entra-edge-check || echo "compiling the configuration checker (first run only, about a minute)…"
 check-config:
 	$(CHECKER_NOTE)
-	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(if $(ENV),--env $(ENV)) $(if $(STRICT),--strict)
+	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) $(ENV_FLAG) $(if $(STRICT),--strict)
 
 # The token reaches the command through the environment (make exports command-line
 # variables), never through its arguments or this recipe's echo: it stays out of `ps` and logs.
@@ -90,7 +95,7 @@ explain:
 	@test -x target/debug/entra-edge || echo "compiling entra-edge (first run only, about a minute)…"
 	@cargo run --quiet --locked --features cli --bin entra-edge -- explain \
 	  $(if $(TOKEN_FILE),--token-file "$(TOKEN_FILE)",--token-env TOKEN) \
-	  --config $(CONFIG) $(if $(ENV),--env "$(ENV)") $(if $(ROUTE),--route "$(ROUTE)") \
+	  --config $(CONFIG) $(ENV_FLAG) $(if $(ROUTE),--route "$(ROUTE)") \
 	  $(if $(JWKS),--jwks "$(JWKS)") $(if $(METADATA),--metadata "$(METADATA)") $(if $(SKIP_SIGNATURE),--skip-signature) \
 	  $(if $(AT),--at "$(AT)") $(if $(JSON),--json)
 

@@ -123,7 +123,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(JSON.stringify(rows, null, 2));
   } else {
     for (const row of rows) {
-      console.log(`${row.name}: ${row.status}, ${row.out} calls WASM → JS, ${row.into} calls JS → WASM`);
+      const calls = (n) => `${n} call${n === 1 ? '' : 's'}`;
+      console.log(`${row.name}: ${row.status}, ${calls(row.out)} WASM → JS, ${calls(row.into)} JS → WASM`);
       const top = (o) => Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k.replace(/^__wbg_|_[0-9a-f]{16}$/g, '')}×${v}`).join(' ');
       console.log(`  WASM → JS: ${top(row.detail.out)}`);
       console.log(`  JS → WASM: ${top(row.detail.into)}`);

@@ -23,3 +23,13 @@ test('the end-to-end tests run the same policy as make dev', () => {
   const devRoutes = parse(fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8')).env.dev.vars.ENTRA_EDGE.routes;
   assert.deepEqual(normalize(DEMO_ROUTES), normalize(devRoutes));
 });
+
+test('make check-config and make explain pass ENV="" on (the top level only), and no ENV means every environment', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const dryRun = (...args) => execFileSync('make', ['-n', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ENV: '/root/.shrc' } });
+  assert.match(dryRun('check-config', 'ENV='), /entra-edge-check -- wrangler\.toml --env ""/);
+  assert.match(dryRun('check-config', 'ENV=dev'), /--env "dev"/);
+  // An ENV in the shell's environment (sh's startup file) is not a wrangler environment.
+  assert.doesNotMatch(dryRun('check-config'), /--env/);
+  assert.match(dryRun('explain', 'TOKEN=x', 'ENV='), /--env ""/);
+});
