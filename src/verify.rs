@@ -76,7 +76,7 @@ pub async fn authenticate_traced<B: SignatureBackend>(
 ) -> Result<Principal, Refusal> {
     let awaiting = prepare_traced(token, tenant_keys, &mut trace)?;
     trace.check("signature");
-    let valid = backend.verify(&awaiting.key, awaiting.signing_input.as_bytes(), &awaiting.signature).await;
+    let valid = backend.verify(awaiting.key(), awaiting.signing_input().as_bytes(), awaiting.signature()).await;
     awaiting.conclude_traced(valid, rules, now, trace)
 }
 
@@ -90,13 +90,12 @@ pub async fn authenticate_traced<B: SignatureBackend>(
 ///
 /// [`conclude`]: AwaitingSignature::conclude
 /// [`into_owned`]: AwaitingSignature::into_owned
+// Its fields are private: nothing between `prepare` and `conclude` can change what is checked
+// (the claims `conclude` reads are the ones whose signature was checked).
 pub struct AwaitingSignature<'a, K> {
-    /// The authority's key the token names (`kid`), bound to its issuer and cloud.
-    pub key: K,
-    /// The JWS signing input, `header.payload` (RFC 7515 §5.2).
-    pub signing_input: std::borrow::Cow<'a, str>,
-    /// The decoded signature.
-    pub signature: Vec<u8>,
+    key: K,
+    signing_input: std::borrow::Cow<'a, str>,
+    signature: Vec<u8>,
     claims: jwt_compact::Claims<EntraClaims>,
     tenant: TenantId,
     version: TokenVersion,
@@ -153,6 +152,21 @@ fn prepare_traced<'a, K: Clone>(
 }
 
 impl<K> AwaitingSignature<'_, K> {
+    /// The authority's key the token names (`kid`), bound to its issuer and cloud.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// The JWS signing input, `header.payload` (RFC 7515 §5.2), as the token carried it.
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
+
+    /// The decoded signature.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
     /// The same check, owning its signing input (to wait beyond the token's borrow).
     pub fn into_owned(self) -> AwaitingSignature<'static, K> {
         AwaitingSignature {

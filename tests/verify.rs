@@ -667,7 +667,7 @@ fn check_in_steps(token: &str, verdict: impl FnOnce(&jwt_compact::alg::RsaPublic
     let unverified = UnverifiedToken::parse(token, &rules).map_err(|r| r.reason)?;
     let keys = keys_for(unverified.version());
     let awaiting = entra_edge::verify::prepare(unverified, &keys).map_err(|r| r.reason)?.into_owned();
-    let valid = verdict(&awaiting.key, awaiting.signing_input.as_bytes(), &awaiting.signature);
+    let valid = verdict(awaiting.key(), awaiting.signing_input().as_bytes(), awaiting.signature());
     awaiting.conclude(valid, &rules, NOW).map_err(|r| r.reason)
 }
 

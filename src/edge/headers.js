@@ -96,6 +96,18 @@ export function connectionListed(value) {
   return value.split(',').map((name) => name.trim().toLowerCase().replace(FOLD, '-')).filter((name) => name !== '');
 }
 
+/**
+ * An origin answer that cannot be relayed: a status outside 200–599 (an interim or
+ * switching status as the final answer, or no HTTP status at all), which a `Response`
+ * cannot carry. The origin failed to answer: "unreachable: …" (502), its body dropped.
+ */
+function unrelayable(response) {
+  const status = response.status;
+  if (status >= 200 && status <= 599) return null;
+  response.body?.cancel().catch(() => {});
+  return `unreachable: the origin answered with status ${status}, which cannot be relayed`;
+}
+
 /** A length the runtime can pass on: plain decimal digits, else null. */
 function declaredLength(headers) {
   const value = headers.get('content-length');
@@ -149,6 +161,8 @@ export async function forward(request, target, dropNames, dropPrefixes, dropExtr
     } catch (err) {
       return signal.aborted ? 'timeout' : `unreachable: ${err?.message ?? err}`;
     }
+    const odd = unrelayable(response);
+    if (odd !== null) return odd;
     const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes, connectionListed(response.headers.get('connection')));
     applyEdits(out, responseEdits);
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers: out });
@@ -191,6 +205,8 @@ export async function forward(request, target, dropNames, dropPrefixes, dropExtr
     answered = true;
     clearTimeout(timer);
   }
+  const odd = unrelayable(response);
+  if (odd !== null) return odd;
   const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes, connectionListed(response.headers.get('connection')));
   applyEdits(out, responseEdits);
   const init2 = { status: response.status, statusText: response.statusText, headers: out, encodeBody: 'manual' };

@@ -53,7 +53,7 @@ pub fn verify(parked: Parked) -> Promise {
         let parked = cell.borrow();
         let Some(Parked { awaiting, .. }) = parked.get(id) else { return Promise::resolve(&JsValue::UNDEFINED) };
         RESUME.with(|resume| {
-            verify_then(&awaiting.key, &awaiting.signature, awaiting.signing_input.as_bytes(), resume.as_ref().unchecked_ref(), id)
+            verify_then(awaiting.key(), awaiting.signature(), awaiting.signing_input().as_bytes(), resume.as_ref().unchecked_ref(), id)
         })
     })
 }

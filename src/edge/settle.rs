@@ -34,8 +34,27 @@ thread_local! {
     static SETTLE: Closure<Settle> = Closure::new(settle);
 }
 
+/// Past this many records waiting at once, those waiting longer than [`ABANDONED_MS`] are
+/// written as they are: the runtime may drop a request's continuations (a client gone, an
+/// isolate's `waitUntil` budget spent) without `relay` ever calling back, and the records
+/// must not pile up for the isolate's lifetime.
+const MAX_WAITING: usize = 4096;
+const ABANDONED_MS: u64 = 15 * 60 * 1000;
+
 /// Keeps `waiting` until its forward ends; the number to hand to `relay`.
 pub fn wait(waiting: Waiting) -> u32 {
+    let now = waiting.line.started;
+    let abandoned = WAITING.with(|cell| {
+        let mut records = cell.borrow_mut();
+        if records.len() < MAX_WAITING {
+            return Vec::new();
+        }
+        records.take_where(|record| now.saturating_sub(record.forward_started) > ABANDONED_MS)
+    });
+    for record in abandoned {
+        let end = BodyEnd::Truncated("the end of the relay was never reported (abandoned by the runtime)".into());
+        record.line.write(&record.outcome, Some(&end));
+    }
     WAITING.with(|cell| cell.borrow_mut().insert(waiting))
 }
 

@@ -8,6 +8,8 @@ pub struct Slab<T> {
     free: Vec<u32>,
 }
 
+// `len` without `is_empty`: nothing asks whether a slab is empty.
+#[allow(clippy::len_without_is_empty)]
 impl<T> Slab<T> {
     pub const fn new() -> Slab<T> {
         Slab { slots: Vec::new(), free: Vec::new() }
@@ -31,6 +33,23 @@ impl<T> Slab<T> {
         self.slots.get((key as usize).checked_sub(1)?)?.as_ref()
     }
 
+    /// How many values are parked.
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Takes every parked value for which `stale` holds.
+    pub fn take_where(&mut self, mut stale: impl FnMut(&T) -> bool) -> Vec<T> {
+        let mut taken = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(&mut stale) {
+                taken.extend(slot.take());
+                self.free.push(u32::try_from(index + 1).unwrap_or(u32::MAX));
+            }
+        }
+        taken
+    }
+
     /// Takes the value parked under `key` (each is taken once).
     pub fn remove(&mut self, key: u32) -> Option<T> {
         let value = self.slots.get_mut((key as usize).checked_sub(1)?)?.take()?;
@@ -52,6 +71,18 @@ mod tests {
         assert_eq!(slab.remove(a), None);
         assert_eq!(slab.remove(0), None);
         assert_eq!(slab.get(b), Some(&"b"));
+    }
+
+    #[test]
+    fn stale_values_are_taken_and_their_keys_reused() {
+        let mut slab = Slab::new();
+        let keys: Vec<u32> = (0..5).map(|i| slab.insert(i)).collect();
+        assert_eq!(slab.take_where(|v| v % 2 == 0), vec![0, 2, 4]);
+        assert_eq!(slab.len(), 2);
+        assert_eq!(slab.remove(keys[1]), Some(1));
+        assert_eq!(slab.remove(keys[0]), None);
+        let again = slab.insert(9);
+        assert!(keys.contains(&again));
     }
 
     #[test]

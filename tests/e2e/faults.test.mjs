@@ -210,6 +210,15 @@ describe('origin', () => {
     });
   }
 
+  for (const status of [600, 999]) {
+    test(`an origin status outside 200–599 (${status}): 502 origin_unreachable, not a gateway error`, T, async () => {
+      const before = await counters();
+      const res = await stack.request(`/status/${status}`, { token });
+      await assertRefused(res, { status: 502, reason: 'origin_unreachable' });
+      await assertIsolateHealthy(before);
+    });
+  }
+
   test('an oversized response header from the origin: 502, nothing half-relayed', T, async () => {
     const before = await counters();
     const res = await stack.request('/big-headers?kb=256', { token });
