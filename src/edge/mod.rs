@@ -166,12 +166,24 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
         match serve_now(&request, &prepared, &env, &ctx, isolate, None) {
             Some(Ok(Decided::Served(served))) => return into_value(served, prepared),
             Some(Ok(Decided::Verify(awaiting, kid))) => {
-                return resume::verify(resume::Parked { request, env, ctx, prepared, awaiting, kid }).into();
+                return match resume::verify(resume::Parked { request, env, ctx, prepared, awaiting, kid }) {
+                    Ok(promise) => promise.into(),
+                    // Nowhere to park it (65,535 wait): the async path does it all again.
+                    Err(parked) => {
+                        let resume::Parked { request, env, ctx, prepared, .. } = *parked;
+                        spawn(request, env, ctx, prepared)
+                    }
+                };
             }
             Some(Err(err)) => return internal_error(err, prepared).into(),
             None => {}
         }
     }
+    spawn(request, env, ctx, prepared)
+}
+
+/// The pipeline as an async task (`serve`): a promise of the client's `Response`.
+fn spawn(request: Request, env: Env, ctx: Context, prepared: Prepared) -> JsValue {
     worker::wasm_bindgen_futures::future_to_promise(async move {
         let response = match &prepared.isolate {
             Ok(isolate) => match serve(request, &prepared, &env, &ctx, &isolate.clone()).await {

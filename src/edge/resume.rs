@@ -44,17 +44,18 @@ thread_local! {
     static RESUME: Closure<Resume> = Closure::new(resume);
 }
 
-/// Parks `parked` and starts its signature check: the promise of the client's response.
-pub fn verify(parked: Parked) -> Promise {
+/// Parks `parked` and starts its signature check: the promise of the client's response;
+/// `parked` back if it cannot be parked (65,535 already wait).
+pub fn verify(parked: Parked) -> Result<Promise, Box<Parked>> {
     PARKED.with(|cell| {
-        let id = cell.borrow_mut().insert(parked);
+        let id = cell.borrow_mut().insert(parked).map_err(Box::new)?;
         // Views of the parked request's own bytes: `crypto.subtle.verify` copies them before
         // it returns, and `resume` runs only once the promise settles (never within this call).
         let parked = cell.borrow();
-        let Some(Parked { awaiting, .. }) = parked.get(id) else { return Promise::resolve(&JsValue::UNDEFINED) };
-        RESUME.with(|resume| {
+        let Some(Parked { awaiting, .. }) = parked.get(id) else { return Ok(Promise::resolve(&JsValue::UNDEFINED)) };
+        Ok(RESUME.with(|resume| {
             verify_then(awaiting.key(), awaiting.signature(), awaiting.signing_input().as_bytes(), resume.as_ref().unchecked_ref(), id)
-        })
+        }))
     })
 }
 

@@ -41,7 +41,8 @@ thread_local! {
 const MAX_WAITING: usize = 4096;
 const ABANDONED_MS: u64 = 15 * 60 * 1000;
 
-/// Keeps `waiting` until its forward ends; the number to hand to `relay`.
+/// Keeps `waiting` until its forward ends; the number to hand to `relay` (0, and the line
+/// is written at once without the body's end, in the unlikely case that 65,535 wait).
 pub fn wait(waiting: Waiting) -> u32 {
     let now = waiting.line.started;
     let abandoned = WAITING.with(|cell| {
@@ -55,7 +56,13 @@ pub fn wait(waiting: Waiting) -> u32 {
         let end = BodyEnd::Truncated("the end of the relay was never reported (abandoned by the runtime)".into());
         record.line.write(&record.outcome, Some(&end));
     }
-    WAITING.with(|cell| cell.borrow_mut().insert(waiting))
+    match WAITING.with(|cell| cell.borrow_mut().insert(waiting)) {
+        Ok(key) => key,
+        Err(waiting) => {
+            waiting.line.write(&waiting.outcome, None);
+            0
+        }
+    }
 }
 
 /// Runs `f` with the settle function `relay` takes.

@@ -1,11 +1,26 @@
 //! Values parked while JS works on them (`settle`, `resume`), by a small number JS hands
-//! back. A vector with a free list: the numbers are reused, the storage never grows beyond
-//! the most requests ever in flight at once.
+//! back. A vector with a free list: slots are reused and the storage never grows beyond the
+//! most values ever parked at once. A key names a slot *and* its generation, so a key whose
+//! value was taken (or swept, `take_where`) never reaches the value parked in that slot later.
 
-/// Parked values of one kind. Keys are 1-based (0 means "none" to the JS side).
+/// At most this many values parked at once (a slot index fits 16 bits of the key).
+const MAX_SLOTS: usize = 0xFFFF;
+
+/// Parked values of one kind. Keys are never 0 (0 means "none" to the JS side).
 pub struct Slab<T> {
-    slots: Vec<Option<T>>,
-    free: Vec<u32>,
+    slots: Vec<Slot<T>>,
+    free: Vec<usize>,
+}
+
+struct Slot<T> {
+    generation: u16,
+    value: Option<T>,
+}
+
+/// The key of slot `index` in `generation`: the generation in the high 16 bits, the index
+/// plus one in the low 16 bits.
+fn key(index: usize, generation: u16) -> u32 {
+    (u32::from(generation) << 16) | (index as u32 + 1)
 }
 
 // `len` without `is_empty`: nothing asks whether a slab is empty.
@@ -15,22 +30,29 @@ impl<T> Slab<T> {
         Slab { slots: Vec::new(), free: Vec::new() }
     }
 
-    /// Parks `value`; its key (never 0).
-    pub fn insert(&mut self, value: T) -> u32 {
-        match self.free.pop() {
-            Some(key) => {
-                self.slots[key as usize - 1] = Some(value);
-                key
-            }
-            None => {
-                self.slots.push(Some(value));
-                u32::try_from(self.slots.len()).unwrap_or(u32::MAX)
-            }
+    /// Parks `value`: its key (never 0), or the value back when [`MAX_SLOTS`] are in use.
+    pub fn insert(&mut self, value: T) -> Result<u32, T> {
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index];
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.value = Some(value);
+            return Ok(key(index, slot.generation));
         }
+        if self.slots.len() >= MAX_SLOTS {
+            return Err(value);
+        }
+        self.slots.push(Slot { generation: 0, value: Some(value) });
+        Ok(key(self.slots.len() - 1, 0))
+    }
+
+    fn slot(&self, key: u32) -> Option<usize> {
+        let index = ((key & 0xFFFF) as usize).checked_sub(1)?;
+        let slot = self.slots.get(index)?;
+        (slot.generation == (key >> 16) as u16 && slot.value.is_some()).then_some(index)
     }
 
     pub fn get(&self, key: u32) -> Option<&T> {
-        self.slots.get((key as usize).checked_sub(1)?)?.as_ref()
+        self.slots[self.slot(key)?].value.as_ref()
     }
 
     /// How many values are parked.
@@ -38,13 +60,13 @@ impl<T> Slab<T> {
         self.slots.len() - self.free.len()
     }
 
-    /// Takes every parked value for which `stale` holds.
+    /// Takes every parked value for which `stale` holds (their keys stop working).
     pub fn take_where(&mut self, mut stale: impl FnMut(&T) -> bool) -> Vec<T> {
         let mut taken = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.as_ref().is_some_and(&mut stale) {
-                taken.extend(slot.take());
-                self.free.push(u32::try_from(index + 1).unwrap_or(u32::MAX));
+            if slot.value.as_ref().is_some_and(&mut stale) {
+                taken.extend(slot.value.take());
+                self.free.push(index);
             }
         }
         taken
@@ -52,9 +74,9 @@ impl<T> Slab<T> {
 
     /// Takes the value parked under `key` (each is taken once).
     pub fn remove(&mut self, key: u32) -> Option<T> {
-        let value = self.slots.get_mut((key as usize).checked_sub(1)?)?.take()?;
-        self.free.push(key);
-        Some(value)
+        let index = self.slot(key)?;
+        self.free.push(index);
+        self.slots[index].value.take()
     }
 }
 
@@ -65,7 +87,7 @@ mod tests {
     #[test]
     fn keys_are_never_zero_and_each_value_is_taken_once() {
         let mut slab = Slab::new();
-        let (a, b) = (slab.insert("a"), slab.insert("b"));
+        let (a, b) = (slab.insert("a").unwrap(), slab.insert("b").unwrap());
         assert!(a != 0 && b != 0 && a != b);
         assert_eq!(slab.remove(a), Some("a"));
         assert_eq!(slab.remove(a), None);
@@ -74,24 +96,48 @@ mod tests {
     }
 
     #[test]
-    fn stale_values_are_taken_and_their_keys_reused() {
+    fn a_key_whose_value_was_taken_never_reaches_the_next_value_in_its_slot() {
         let mut slab = Slab::new();
-        let keys: Vec<u32> = (0..5).map(|i| slab.insert(i)).collect();
-        assert_eq!(slab.take_where(|v| v % 2 == 0), vec![0, 2, 4]);
-        assert_eq!(slab.len(), 2);
-        assert_eq!(slab.remove(keys[1]), Some(1));
-        assert_eq!(slab.remove(keys[0]), None);
-        let again = slab.insert(9);
-        assert!(keys.contains(&again));
+        let old = slab.insert("old").unwrap();
+        assert_eq!(slab.remove(old), Some("old"));
+        let new = slab.insert("new").unwrap();
+        assert_ne!(old, new, "same slot, another generation");
+        assert_eq!(slab.get(old), None);
+        assert_eq!(slab.remove(old), None);
+        assert_eq!(slab.remove(new), Some("new"));
     }
 
     #[test]
-    fn a_freed_key_is_reused_and_storage_stays_bounded() {
+    fn a_swept_key_never_reaches_the_value_that_reuses_its_slot() {
         let mut slab = Slab::new();
-        for _ in 0..1000 {
-            let key = slab.insert(1u8);
+        let keys: Vec<u32> = (0..5).map(|i| slab.insert(i).unwrap()).collect();
+        assert_eq!(slab.take_where(|v| v % 2 == 0), vec![0, 2, 4]);
+        assert_eq!(slab.len(), 2);
+        let reused = slab.insert(9).unwrap();
+        // The late answer for a swept value finds nothing, and the new value stays parked.
+        for swept in [keys[0], keys[2], keys[4]] {
+            assert_eq!(slab.remove(swept), None);
+        }
+        assert_eq!(slab.remove(reused), Some(9));
+        assert_eq!(slab.remove(keys[1]), Some(1));
+    }
+
+    #[test]
+    fn a_freed_slot_is_reused_and_storage_stays_bounded() {
+        let mut slab = Slab::new();
+        for _ in 0..100_000 {
+            let key = slab.insert(1u8).unwrap();
             assert_eq!(slab.remove(key), Some(1));
         }
         assert_eq!(slab.slots.len(), 1);
+    }
+
+    #[test]
+    fn a_full_slab_gives_the_value_back() {
+        let mut slab = Slab::new();
+        for i in 0..super::MAX_SLOTS {
+            slab.insert(i).unwrap();
+        }
+        assert_eq!(slab.insert(7), Err(7));
     }
 }
