@@ -10,8 +10,11 @@ BUILD_ENV := WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 
 # `--env NAME` when ENV is given on the command line at all: `ENV=""` (the top level only)
 # differs from no ENV. An `ENV` from the shell's environment (sh uses it for its startup file)
-# is not a wrangler environment and is ignored.
-ENV_FLAG = $(if $(filter command line override,$(origin ENV)),--env "$(ENV)")
+# is not a wrangler environment and is ignored. The value reaches the command as the shell's
+# "$ENV" (make exports command-line variables), never spliced into the command text.
+ENV_FLAG = $(if $(filter command line,$(origin ENV)),--env "$$ENV")
+# `make deploy`: the named environment, or the top level ("").
+DEPLOY_ENV = $(if $(filter command line,$(origin ENV)),"$$ENV","")
 
 SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
@@ -102,8 +105,8 @@ explain:
 # Placeholders and loopback addresses that would deploy but never work are errors here.
 deploy: build
 	$(CHECKER_NOTE)
-	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) --env "$(ENV)" --strict
-	npx wrangler deploy --config $(CONFIG) --env="$(ENV)" $(if $(DRY_RUN),--dry-run --outdir dist)
+	@cargo run --quiet --locked --features cli --bin entra-edge-check -- $(CONFIG) --env $(DEPLOY_ENV) --strict
+	npx wrangler deploy --config $(CONFIG) --env=$(DEPLOY_ENV) $(if $(DRY_RUN),--dry-run --outdir dist)
 
 assertion-key:
 	@node dev/assertion-key.mjs $(if $(OUT),--out $(OUT))

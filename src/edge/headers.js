@@ -108,6 +108,17 @@ function unrelayable(response) {
   return `unreachable: the origin answered with status ${status}, which cannot be relayed`;
 }
 
+/**
+ * The origin's reason phrase if a `Response` can carry it, else none: RFC 9112 allows a tab
+ * and obs-text in it, the runtime refuses a tab or a control character (the phrase means
+ * nothing to HTTP; the status is relayed either way).
+ */
+const RELAYABLE_REASON = /^[\x20-\x7e\x80-\xff]*$/;
+function reasonPhrase(response) {
+  const text = response.statusText;
+  return RELAYABLE_REASON.test(text) ? text : '';
+}
+
 /** A length the runtime can pass on: plain decimal digits, else null. */
 function declaredLength(headers) {
   const value = headers.get('content-length');
@@ -165,7 +176,7 @@ export async function forward(request, target, dropNames, dropPrefixes, dropExtr
     if (odd !== null) return odd;
     const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes, connectionListed(response.headers.get('connection')));
     applyEdits(out, responseEdits);
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers: out });
+    return new Response(response.body, { status: response.status, statusText: reasonPhrase(response), headers: out });
   }
   const controller = new AbortController();
   // The origin's bytes as they came (a gzip body stays gzip, with its length): relayed with
@@ -209,7 +220,7 @@ export async function forward(request, target, dropNames, dropPrefixes, dropExtr
   if (odd !== null) return odd;
   const out = copyWithout(response.headers, responseDropNames, responseDropPrefixes, connectionListed(response.headers.get('connection')));
   applyEdits(out, responseEdits);
-  const init2 = { status: response.status, statusText: response.statusText, headers: out, encodeBody: 'manual' };
+  const init2 = { status: response.status, statusText: reasonPhrase(response), headers: out, encodeBody: 'manual' };
   if (!watchBody) return new Response(response.body, init2);
   let body = response.body;
   let relayed = Promise.resolve(null);

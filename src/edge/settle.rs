@@ -28,8 +28,9 @@ pub struct Waiting {
 type Settle = dyn Fn(u32, JsValue, f64, JsValue, JsValue, JsValue) -> JsValue;
 
 thread_local! {
-    /// Records waiting, by the number `relay` hands back (never 0).
-    static WAITING: RefCell<Slab<Waiting>> = const { RefCell::new(Slab::new()) };
+    /// Records waiting, by the number `relay` hands back (never 0), and when they were last
+    /// swept (ms since the epoch).
+    static WAITING: RefCell<(Slab<Waiting>, u64)> = const { RefCell::new((Slab::new(), 0)) };
     /// The one closure `relay` calls, made once per isolate.
     static SETTLE: Closure<Settle> = Closure::new(settle);
 }
@@ -37,26 +38,33 @@ thread_local! {
 /// Past this many records waiting at once, those waiting longer than [`ABANDONED_MS`] are
 /// written as they are: the runtime may drop a request's continuations (a client gone, an
 /// isolate's `waitUntil` budget spent) without `relay` ever calling back, and the records
-/// must not pile up for the isolate's lifetime.
+/// must not pile up for the isolate's lifetime. A relay still running that long (a stream)
+/// then has its line written early, marked so, and its late end is ignored: slab keys carry
+/// a generation, so it cannot reach another record. The sweep runs at most once a minute.
 const MAX_WAITING: usize = 4096;
 const ABANDONED_MS: u64 = 15 * 60 * 1000;
+const SWEEP_EVERY_MS: u64 = 60 * 1000;
 
 /// Keeps `waiting` until its forward ends; the number to hand to `relay` (0, and the line
 /// is written at once without the body's end, in the unlikely case that 65,535 wait).
 pub fn wait(waiting: Waiting) -> u32 {
     let now = waiting.line.started;
     let abandoned = WAITING.with(|cell| {
-        let mut records = cell.borrow_mut();
-        if records.len() < MAX_WAITING {
+        let (records, last_sweep) = &mut *cell.borrow_mut();
+        if records.len() < MAX_WAITING || now.saturating_sub(*last_sweep) < SWEEP_EVERY_MS {
             return Vec::new();
         }
+        *last_sweep = now;
         records.take_where(|record| now.saturating_sub(record.forward_started) > ABANDONED_MS)
     });
     for record in abandoned {
-        let end = BodyEnd::Truncated("the end of the relay was never reported (abandoned by the runtime)".into());
+        let end = BodyEnd::Truncated(format!(
+            "written before the relay ended: still waiting after {} minutes while {MAX_WAITING} lines waited (status unknown)",
+            ABANDONED_MS / 60_000
+        ));
         record.line.write(&record.outcome, Some(&end));
     }
-    match WAITING.with(|cell| cell.borrow_mut().insert(waiting)) {
+    match WAITING.with(|cell| cell.borrow_mut().0.insert(waiting)) {
         Ok(key) => key,
         Err(waiting) => {
             waiting.line.write(&waiting.outcome, None);
@@ -76,7 +84,7 @@ pub fn with<R>(f: impl FnOnce(&Function) -> R) -> R {
 /// a failure; `body_end` is null (complete), a string (why the body broke off) or
 /// undefined (not watched). Returns the refusal for a failure, else undefined.
 fn settle(pending: u32, outcome: JsValue, at: f64, request_id: JsValue, answer_edits: JsValue, body_end: JsValue) -> JsValue {
-    let waiting = if pending == 0 { None } else { WAITING.with(|cell| cell.borrow_mut().remove(pending)) };
+    let waiting = if pending == 0 { None } else { WAITING.with(|cell| cell.borrow_mut().0.remove(pending)) };
     let origin_ms = |w: &Waiting| (at as u64).saturating_sub(w.forward_started);
     let Some(failure) = outcome.as_string() else {
         // The origin answered: the access line, now that the relay is over.

@@ -219,6 +219,14 @@ describe('origin', () => {
     });
   }
 
+  test('a reason phrase the runtime cannot carry (a tab): the answer is relayed without it', T, async () => {
+    const before = await counters();
+    const res = await stack.request('/reason-tab', { token });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { ok: true });
+    await assertIsolateHealthy(before);
+  });
+
   test('an oversized response header from the origin: 502, nothing half-relayed', T, async () => {
     const before = await counters();
     const res = await stack.request('/big-headers?kb=256', { token });

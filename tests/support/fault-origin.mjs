@@ -3,6 +3,7 @@
 //   /slow-headers?ms=N     response headers after N ms
 //   /slow-body?ms=N        headers at once, then the body's second half after N ms
 //   /status/NNN            answers NNN with a JSON body and Retry-After: 7
+//   /reason-tab            200 whose reason phrase holds a tab (RFC 9112 allows it)
 //   /hop                   hop-by-hop headers plus one named in its own Connection header
 //   /big-headers?kb=N      a response with one N KiB header
 //   /large?mb=N            N MiB streamed in 64 KiB chunks (backpressure respected)
@@ -42,6 +43,9 @@ export async function startFaultOrigin() {
       } else if (path.startsWith('/status/')) {
         res.writeHead(Number(path.slice(8)), { 'content-type': 'application/json', 'retry-after': '7' });
         res.end(JSON.stringify({ from: 'origin' }));
+      } else if (path === '/reason-tab') {
+        res.writeHead(200, 'O\tK', { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true }));
       } else if (path === '/hop') {
         res.writeHead(200, {
           'content-type': 'application/json',
