@@ -485,17 +485,8 @@ fn finish(mut out: Explanation, checks: Checks, result: Result<(), Refusal>, ski
             challenge: None,
         },
         Err(refusal) => {
-            let resource = context.config.protected_resource.as_ref();
-            let answer = refusal_answer(
-                refusal,
-                AnswerContext {
-                    realm: &context.config.realm,
-                    request_id: "explain",
-                    debug: false,
-                    resource_metadata: resource.map(|r| r.metadata_url.as_str()),
-                    scope_prefix: resource.and_then(|r| r.app_id_uri.as_deref()),
-                },
-            );
+            // Never the internal details, whatever `debug` says: explain shows the client's answer.
+            let answer = refusal_answer(refusal, AnswerContext { debug: false, ..AnswerContext::of(Some(context.config), "explain") });
             let challenge = answer.headers.iter().find(|(name, _)| *name == "www-authenticate").map(|(_, value)| value.clone());
             let mut detail = refusal.detail.clone();
             if skip && refusal.reason.status() == 401 {

@@ -41,6 +41,21 @@ pub struct AnswerContext<'a> {
     pub scope_prefix: Option<&'a str>,
 }
 
+impl<'a> AnswerContext<'a> {
+    /// What `config` says about answers (realm, `debug`, the RFC 9728 metadata URL and
+    /// scope prefix); the defaults without one (an invalid configuration).
+    pub fn of(config: Option<&'a crate::config::Config>, request_id: &'a str) -> AnswerContext<'a> {
+        let resource = config.and_then(|c| c.protected_resource.as_ref());
+        AnswerContext {
+            realm: config.map_or(crate::config::DEFAULT_REALM, |c| c.realm.as_str()),
+            request_id,
+            debug: config.is_some_and(|c| c.debug),
+            resource_metadata: resource.map(|r| r.metadata_url.as_str()),
+            scope_prefix: resource.and_then(|r| r.app_id_uri.as_deref()),
+        }
+    }
+}
+
 /// The problem `type` URI for a reason code.
 pub fn problem_type(code: &str) -> String {
     format!("urn:entra-edge:problem:{code}")

@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys::{Request, Response};
-use worker::{Context, Env, Result};
+use worker::{Context, Env};
 
 use crate::access_log::{self, AccessRecord, BodyEnd};
 use crate::config::{LogLevel, LogSettings, UserIdForm};
@@ -44,9 +44,6 @@ use self::isolate::Isolate;
 use self::keys::KeySource;
 use self::runtime::{now_ms, now_seconds, random_bytes};
 use self::webcrypto::WebCrypto;
-
-/// Realm used before (or without) a valid configuration.
-use crate::config::DEFAULT_REALM as FALLBACK_REALM;
 
 /// The cron trigger: refresh configured tenants' keys ahead of expiry.
 pub async fn scheduled(env: Env) {
@@ -68,17 +65,7 @@ struct RequestContext {
 impl RequestContext {
     fn refuse(&self, refusal: &Refusal) -> respond::Draft {
         let config = self.isolate.as_ref().map(|isolate| &isolate.config);
-        let resource = config.and_then(|c| c.protected_resource.as_ref());
-        respond::refusal(
-            refusal,
-            AnswerContext {
-                realm: config.map_or(FALLBACK_REALM, |c| c.realm.as_str()),
-                request_id: &self.ids.request_id,
-                debug: config.is_some_and(|c| c.debug),
-                resource_metadata: resource.map(|r| r.metadata_url.as_str()),
-                scope_prefix: resource.and_then(|r| r.app_id_uri.as_deref()),
-            },
-        )
+        respond::refusal(refusal, AnswerContext::of(config, &self.ids.request_id))
     }
 }
 
@@ -164,8 +151,8 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
     let prepared = prepare(&request, &env);
     if let Ok(isolate) = &prepared.isolate {
         match serve_now(&request, &prepared, &env, &ctx, isolate, None) {
-            Some(Ok(Decided::Served(served))) => return into_value(served, prepared),
-            Some(Ok(Decided::Verify(awaiting, kid))) => {
+            Some(Decided::Served(served)) => return into_value(served, prepared),
+            Some(Decided::Verify(awaiting, kid)) => {
                 return match resume::verify(resume::Parked { request, env, ctx, prepared, awaiting, kid }) {
                     Ok(promise) => promise.into(),
                     // Nowhere to park it (65,535 wait): the async path does it all again.
@@ -175,7 +162,6 @@ pub fn fetch(request: Request, env: Env, ctx: Context) -> JsValue {
                     }
                 };
             }
-            Some(Err(err)) => return internal_error(err, prepared).into(),
             None => {}
         }
     }
@@ -187,10 +173,9 @@ fn spawn(request: Request, env: Env, ctx: Context, prepared: Prepared) -> JsValu
     worker::wasm_bindgen_futures::future_to_promise(async move {
         let response = match &prepared.isolate {
             Ok(isolate) => match serve(request, &prepared, &env, &ctx, &isolate.clone()).await {
-                Ok(Served::Answered(draft, outcome)) => conclude(draft, outcome, prepared),
+                Served::Answered(draft, outcome) => conclude(draft, outcome, prepared),
                 // The relay's promise: the task's own promise adopts it (no await here).
-                Ok(Served::Relaying(promise)) => return Ok(promise.into()),
-                Err(err) => internal_error(err, prepared),
+                Served::Relaying(promise) => return Ok(promise.into()),
             },
             Err(refusal) => conclude(prepared.context.refuse(refusal), Outcome::refused(refusal.reason, None), prepared),
         };
@@ -229,25 +214,22 @@ fn continue_with(
         }
         _ => Some(Ok(())),
     };
+    let screening = isolate.clone();
     let run = move |request: Request, env: Env, ctx: Context, prepared: Prepared, authentication| {
         match serve_now(&request, &prepared, &env, &ctx, &isolate, Some((authentication, now_ms))) {
-            Some(Ok(Decided::Served(served))) => into_value(served, prepared),
-            Some(Err(err)) => internal_error(err, prepared).into(),
+            Some(Decided::Served(served)) => into_value(served, prepared),
             // Cannot happen: everything before authentication was done in this isolate's
             // first pass, and authentication is given.
-            _ => internal_error(worker::Error::from("the pipeline could not resume after the signature check"), prepared).into(),
+            _ => internal_error("the pipeline could not resume after the signature check", prepared).into(),
         }
     };
     match screened {
         Some(screened) => run(request, env, ctx, prepared, screened.and(principal)),
         None => worker::wasm_bindgen_futures::future_to_promise(async move {
             let authentication = match principal {
-                Ok(verified) => match prepared.isolate.as_ref() {
-                    Ok(isolate) => {
-                        revocation::screen(isolate, &env, &ctx, &raw, &verified, &prepared.context.ids.request_id).await.map(|()| verified)
-                    }
-                    Err(refusal) => Err(refusal.clone()),
-                },
+                Ok(verified) => {
+                    revocation::screen(&screening, &env, &ctx, &raw, &verified, &prepared.context.ids.request_id).await.map(|()| verified)
+                }
                 Err(refusal) => Err(refusal),
             };
             Ok(run(request, env, ctx, prepared, authentication))
@@ -277,10 +259,10 @@ enum Served {
 }
 
 /// A runtime error (not an input problem): a sanitized 500, details in the log.
-fn internal_error(err: worker::Error, prepared: Prepared) -> Response {
+fn internal_error(detail: &str, prepared: Prepared) -> Response {
     let level = prepared.isolate.as_ref().map_or(crate::config::LogLevel::Info, |i| i.config.log.level);
-    log::emit(&Event::new(Kind::InternalError).with("detail", err.to_string()), Some(&prepared.context.ids.request_id), level);
-    let refusal = Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(err.to_string());
+    log::emit(&Event::new(Kind::InternalError).with("detail", detail), Some(&prepared.context.ids.request_id), level);
+    let refusal = Refusal::new(Reason::InternalError, "the gateway failed to handle the request").with_internal(detail.to_string());
     let draft = prepared.context.refuse(&refusal);
     conclude(draft, Outcome::refused(Reason::InternalError, None), prepared)
 }
@@ -352,8 +334,8 @@ impl AccessLine {
     }
 }
 
-fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) -> Result<Served> {
-    Ok(Served::Answered(context.refuse(&refusal), Outcome::refused(refusal.reason, route)))
+fn refused(context: &RequestContext, refusal: Refusal, route: Option<&Route>) -> Served {
+    Served::Answered(context.refuse(&refusal), Outcome::refused(refusal.reason, route))
 }
 
 /// The start of the pipeline, which never needs I/O: an answer at the edge (health, the
@@ -364,7 +346,7 @@ enum Began<'c> {
     Admitted(gateway::Admitted<'c>),
 }
 
-fn begin<'c>(isolate: &'c Isolate, prepared: &Prepared) -> Result<Began<'c>> {
+fn begin<'c>(isolate: &'c Isolate, prepared: &Prepared) -> Began<'c> {
     let (context, headers) = (&prepared.context, &prepared.headers);
     let head = RequestHead {
         method: &prepared.method,
@@ -374,7 +356,7 @@ fn begin<'c>(isolate: &'c Isolate, prepared: &Prepared) -> Result<Began<'c>> {
         access_control_request_headers: headers.access_control_request_headers.as_deref(),
     };
     let answered = |draft: respond::Draft, route: &str| {
-        Ok(Began::Answered(Served::Answered(draft, Outcome { route: Some(route.into()), ..Outcome::default() })))
+        Began::Answered(Served::Answered(draft, Outcome { route: Some(route.into()), ..Outcome::default() }))
     };
     match gateway::start(&isolate.config, head) {
         Start::Health => answered(health::respond(isolate, (context.started_ms / 1000) as i64), "health"),
@@ -385,17 +367,17 @@ fn begin<'c>(isolate: &'c Isolate, prepared: &Prepared) -> Result<Began<'c>> {
         }
         Start::AssertionKeys => match &isolate.assertion {
             Some(signer) => answered(signer.keys_response(), "assertion-keys"),
-            None => Ok(Began::Answered(refused(context, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None)?)),
+            None => Began::Answered(refused(context, Refusal::new(Reason::RouteNotFound, "no route matches this path"), None)),
         },
         Start::Preflight { route, headers } => answered(respond::no_content(&headers), &route.name),
-        Start::Refuse { refusal, route } => Ok(Began::Answered(refused(context, refusal, route)?)),
-        Start::Admit(admitted) => Ok(Began::Admitted(admitted)),
+        Start::Refuse { refusal, route } => Began::Answered(refused(context, refusal, route)),
+        Start::Admit(admitted) => Began::Admitted(admitted),
     }
 }
 
 /// The pipeline for a request that needs I/O before the origin: each decision is
 /// `gateway`'s; this awaits the I/O between them.
-async fn serve(request: Request, prepared: &Prepared, env: &Env, ctx: &Context, isolate: &Rc<Isolate>) -> Result<Served> {
+async fn serve(request: Request, prepared: &Prepared, env: &Env, ctx: &Context, isolate: &Rc<Isolate>) -> Served {
     let (config, context, headers) = (&isolate.config, &prepared.context, &prepared.headers);
     if let Some(signer) = &isolate.assertion {
         // The first request of the isolate imports the signing key; a bad key refuses all.
@@ -403,8 +385,8 @@ async fn serve(request: Request, prepared: &Prepared, env: &Env, ctx: &Context, 
             return refused(context, refusal, None);
         }
     }
-    let admitted = match begin(isolate, prepared)? {
-        Began::Answered(served) => return Ok(served),
+    let admitted = match begin(isolate, prepared) {
+        Began::Answered(served) => return served,
         Began::Admitted(admitted) => admitted,
     };
     let verify_started = context.started_ms;
@@ -452,17 +434,16 @@ fn serve_now(
     ctx: &Context,
     isolate: &Rc<Isolate>,
     given: Option<(std::result::Result<Principal, Refusal>, u64)>,
-) -> Option<Result<Decided>> {
+) -> Option<Decided> {
     let (config, context, headers) = (&isolate.config, &prepared.context, &prepared.headers);
     if let Some(signer) = &isolate.assertion {
         if let Err(refusal) = signer.ready_now()? {
-            return Some(refused(context, refusal, None).map(Decided::Served));
+            return Some(Decided::Served(refused(context, refusal, None)));
         }
     }
     let admitted = match begin(isolate, prepared) {
-        Err(err) => return Some(Err(err)),
-        Ok(Began::Answered(served)) => return Some(Ok(Decided::Served(served))),
-        Ok(Began::Admitted(admitted)) => admitted,
+        Began::Answered(served) => return Some(Decided::Served(served)),
+        Began::Admitted(admitted) => admitted,
     };
     if admitted.route.rate_limit.is_some() {
         return None; // a Durable Object round trip
@@ -473,12 +454,12 @@ fn serve_now(
         Some((authentication, at)) => (Some(authentication), at.max(started)),
         None => match authenticate_now(headers.authorization.as_deref(), env, ctx, isolate, started, &context.ids.request_id)? {
             Authenticated::Done(authentication) => (Some(authentication), started),
-            Authenticated::Verify(awaiting, kid) => return Some(Ok(Decided::Verify(awaiting, kid))),
+            Authenticated::Verify(awaiting, kid) => return Some(Decided::Verify(awaiting, kid)),
         },
     };
     let authorized = gateway::authorize(&admitted, authentication, &config.authority);
     let timings = Timings { verify_ms: after_verify - started, rate_limit_ms: 0, forward_started: after_verify };
-    Some(conclude_admitted(request, prepared, ctx, isolate, &admitted, authorized, None, Vec::new(), timings).map(Decided::Served))
+    Some(Decided::Served(conclude_admitted(request, prepared, ctx, isolate, &admitted, authorized, None, Vec::new(), timings)))
 }
 
 /// Time spent before the origin call, for the access line.
@@ -502,7 +483,7 @@ fn conclude_admitted(
     limiter_refusal: Option<Refusal>,
     mut edits: Vec<HeaderEdit>,
     timings: Timings,
-) -> Result<Served> {
+) -> Served {
     let (context, headers, route) = (&prepared.context, &prepared.headers, admitted.route);
     edits.extend(gateway::cors_edits(Some(route), headers.origin.as_deref()));
     let Authorized { principal, refusal: refused_by_policy } = authorized;
@@ -513,7 +494,7 @@ fn conclude_admitted(
         outcome.reason = Some(refusal.reason);
         outcome.principal = principal;
         outcome.edits = edits;
-        return Ok(Served::Answered(response, outcome));
+        return Served::Answered(response, outcome);
     }
     let query = split_url(&prepared.url).1;
     let forwarding =
@@ -543,7 +524,7 @@ fn forward_to_origin(
     principal: Option<Principal>,
     mut outcome: Outcome,
     started: u64,
-) -> Result<Served> {
+) -> Served {
     let context = &prepared.context;
     outcome.route = Some(route.name.clone());
     // The assertion's signing input and key; the signature is made in the forward call.
@@ -554,7 +535,7 @@ fn forward_to_origin(
             Err(refusal) => {
                 outcome.reason = Some(refusal.reason);
                 outcome.principal = principal;
-                return Ok(Served::Answered(context.refuse(&refusal), outcome));
+                return Served::Answered(context.refuse(&refusal), outcome);
             }
         },
     };
@@ -597,7 +578,7 @@ fn forward_to_origin(
         pending,
         ctx,
     );
-    Ok(Served::Relaying(relaying))
+    Served::Relaying(relaying)
 }
 
 /// What the forward call needs to sign this request's assertion: the imported key, the

@@ -23,13 +23,16 @@ pub struct Draft {
 impl Draft {
     /// The `Response`, with `security` (the defaults while the configuration is invalid)
     /// and then `extra` (request id, CORS, rate-limit state) after the answer's own headers.
-    pub fn build(mut self, security: Option<&SecurityHeaderEdits>, extra: &[HeaderEdit]) -> Result<Response> {
-        match security {
-            Some(security) => self.edits.push_str(&security.own),
-            None => self.edits.push_str(&SecurityHeaderEdits::new(&SecurityHeaders::default()).own),
-        }
-        js::encode_into(&mut self.edits, extra);
-        Ok(js::new_response_encoded(self.status, &self.edits, self.body.as_deref())?)
+    pub fn build(self, security: Option<&SecurityHeaderEdits>, extra: &[HeaderEdit]) -> Result<Response> {
+        let defaults;
+        let security = match security {
+            Some(security) => security,
+            None => {
+                defaults = SecurityHeaderEdits::new(&SecurityHeaders::default());
+                &defaults
+            }
+        };
+        self.build_encoded(security, &js::encode(extra))
     }
 
     /// [`build`](Self::build) with already encoded `extra` edits.

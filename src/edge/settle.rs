@@ -115,17 +115,7 @@ fn settle(pending: u32, outcome: JsValue, at: f64, request_id: JsValue, answer_e
         ),
     };
     log::emit(&Event::new(kind).with("detail", refusal.internal.clone()), Some(&request_id), config.log.level);
-    let resource = config.protected_resource.as_ref();
-    let answer = respond::refusal(
-        &refusal,
-        AnswerContext {
-            realm: config.realm.as_str(),
-            request_id: &request_id,
-            debug: config.debug,
-            resource_metadata: resource.map(|r| r.metadata_url.as_str()),
-            scope_prefix: resource.and_then(|r| r.app_id_uri.as_deref()),
-        },
-    );
+    let answer = respond::refusal(&refusal, AnswerContext::of(Some(config), &request_id));
     let status = answer.status;
     let Ok(response) = answer.build_encoded(&isolate.security_headers, &answer_edits.as_string().unwrap_or_default()) else {
         return JsValue::UNDEFINED;
